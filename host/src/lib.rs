@@ -1,0 +1,3 @@
+//! kiln: a daemonless Cloud Native Buildpacks platform and lifecycle.
+pub mod sandbox;
+pub mod image;

@@ -1,0 +1,182 @@
+//! Loading a buildpack component and calling its exports, one fresh store per call.
+
+use std::sync::Arc;
+
+use wasmtime::component::ResourceTable;
+use wasmtime::{Store, Trap, UpdateDeadline};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::bindings::types::{BuildContext, BuildResult, DetectContext, DetectResult};
+use super::bindings::{BuildpackComponentPre, LogLevel};
+use super::cache::{self, CacheOutcome};
+use super::contract;
+use super::engine::Sandbox;
+use super::error::{Limit, SandboxError};
+use super::grants::Grants;
+use super::host_imports::LimitTrap;
+use super::limits::{Clock, LimitState, Limits};
+
+/// Where a buildpack's log lines go: `(level, line)`.
+pub type LogSink = Arc<dyn Fn(LogLevel, &str) + Send + Sync>;
+
+/// The data of one guest call's store.
+pub struct GuestState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub(crate) limits: LimitState,
+    pub(crate) log_sink: LogSink,
+    pub(crate) log_used: usize,
+    pub(crate) log_limit: usize,
+}
+
+impl WasiView for GuestState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+/// A compiled, contract-checked buildpack component, ready to instantiate.
+#[derive(Clone)]
+pub struct LoadedBuildpack {
+    pre: BuildpackComponentPre<GuestState>,
+    /// Whether it was compiled now or loaded from the component cache.
+    pub cache: CacheOutcome,
+    /// Where it came from (a file path or `bundled:<name>`), for error messages.
+    pub origin: String,
+}
+
+impl LoadedBuildpack {
+    /// Check, compile (or load from the cache) and pre-link `wasm`.
+    pub fn load(sandbox: &Sandbox, wasm: &[u8], origin: &str) -> Result<Self, SandboxError> {
+        contract::check_is_component(wasm, origin)?;
+        let dir = cache::components_dir(&sandbox.cache_dir);
+        let (component, outcome) = cache::load_or_compile(&sandbox.engine, &dir, wasm, origin)?;
+        contract::check_contract(&sandbox.engine, &component, origin)?;
+        let pre = sandbox
+            .linker
+            .instantiate_pre(&component)
+            .and_then(BuildpackComponentPre::new)
+            .map_err(|source| SandboxError::Compile { origin: origin.into(), source: source.into() })?;
+        Ok(LoadedBuildpack { pre, cache: outcome, origin: origin.into() })
+    }
+
+    /// Call `descriptor`: the component's buildpack.toml text. Gets no grants at all.
+    pub fn descriptor(&self, limits: &Limits, log: LogSink) -> Result<String, SandboxError> {
+        let id = self.origin.clone();
+        self.call(&id, "load", Grants::none(), limits, log, |bindings, store| {
+            bindings.kiln_buildpack_buildpack().call_descriptor(store).map(Ok)
+        })
+    }
+
+    /// Call `detect` for buildpack `id` with the given grants.
+    pub fn detect(
+        &self,
+        id: &str,
+        grants: Grants,
+        limits: &Limits,
+        log: LogSink,
+        context: &DetectContext,
+    ) -> Result<DetectResult, SandboxError> {
+        self.call(id, "detect", grants, limits, log, |bindings, store| {
+            bindings.kiln_buildpack_buildpack().call_detect(store, context)
+        })
+    }
+
+    /// Call `build` for buildpack `id` with the given grants.
+    pub fn build(
+        &self,
+        id: &str,
+        grants: Grants,
+        limits: &Limits,
+        log: LogSink,
+        context: &BuildContext,
+    ) -> Result<BuildResult, SandboxError> {
+        self.call(id, "build", grants, limits, log, |bindings, store| {
+            bindings.kiln_buildpack_buildpack().call_build(store, context)
+        })
+    }
+
+    fn call<T>(
+        &self,
+        id: &str,
+        phase: &str,
+        grants: Grants,
+        limits: &Limits,
+        log: LogSink,
+        invoke: impl FnOnce(&super::bindings::BuildpackComponent, &mut Store<GuestState>) -> wasmtime::Result<Result<T, String>>,
+    ) -> Result<T, SandboxError> {
+        let output = MemoryOutputPipe::new(limits.log_bytes);
+        let wasi = grants.into_wasi(&output)?;
+        let state = GuestState {
+            wasi,
+            table: ResourceTable::new(),
+            limits: LimitState::new(limits),
+            log_sink: log.clone(),
+            log_used: 0,
+            log_limit: limits.log_bytes,
+        };
+        let mut store = Store::new(self.pre.engine(), state);
+        store.limiter(|s| &mut s.limits);
+        let clock = Clock::start(limits);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |mut ctx| match clock.check() {
+            None => Ok(UpdateDeadline::Continue(1)),
+            Some((limit, detail)) => {
+                ctx.data_mut().limits.record(limit, detail);
+                Err(wasmtime::Error::new(LimitTrap(limit)))
+            }
+        });
+        let result = self.pre.instantiate(&mut store).and_then(|bindings| invoke(&bindings, &mut store));
+        forward_output(&output, &log);
+        let output_full = output.contents().len() >= limits.log_bytes;
+        match result {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(message)) => {
+                Err(SandboxError::GuestError { buildpack: id.into(), phase: phase.into(), message })
+            }
+            Err(error) => {
+                let recorded = store.data_mut().limits.exceeded.take();
+                Err(classify_trap(id, phase, error, recorded, output_full, limits))
+            }
+        }
+    }
+}
+
+/// Turn a wasmtime error into the limit it hit, or a plain crash.
+fn classify_trap(
+    id: &str,
+    phase: &str,
+    error: wasmtime::Error,
+    recorded: Option<(Limit, String)>,
+    output_full: bool,
+    limits: &Limits,
+) -> SandboxError {
+    let exceeded = |limit, detail| SandboxError::LimitExceeded {
+        buildpack: id.into(),
+        phase: phase.into(),
+        limit,
+        detail,
+    };
+    if let Some((limit, detail)) = recorded {
+        return exceeded(limit, detail);
+    }
+    if output_full {
+        return exceeded(Limit::Log, format!("limit {} KiB of stdout/stderr", limits.log_bytes >> 10));
+    }
+    if let Some(Trap::StackOverflow) = error.downcast_ref::<Trap>() {
+        return exceeded(Limit::Stack, "the guest's call stack overflowed (deep recursion)".into());
+    }
+    SandboxError::Trapped { buildpack: id.into(), phase: phase.into(), message: format!("{error:#}") }
+}
+
+/// Show what the guest printed on stdout/stderr as log lines.
+fn forward_output(output: &MemoryOutputPipe, log: &LogSink) {
+    let bytes = output.contents();
+    if bytes.is_empty() {
+        return;
+    }
+    for line in String::from_utf8_lossy(&bytes).lines() {
+        log(LogLevel::Info, line);
+    }
+}

@@ -1,0 +1,99 @@
+//! Grants: the deny-by-default description of what one call may see.
+//!
+//! A [`Grants`] starts empty: no directory, no env var, no network, stdin closed. Each
+//! directory and variable is added by a named call, and [`Grants::into_wasi`] turns exactly
+//! that into a WASI context. Sockets and name lookup are always denied.
+
+use std::path::{Path, PathBuf};
+
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
+
+use super::error::SandboxError;
+
+/// How a granted directory may be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Read files and list directories only.
+    ReadOnly,
+    /// Also create, write, rename and delete inside it.
+    ReadWrite,
+}
+
+/// One host directory visible to the guest.
+#[derive(Debug, Clone)]
+pub struct DirGrant {
+    /// The host directory.
+    pub host_path: PathBuf,
+    /// The absolute path the guest sees it at.
+    pub guest_path: String,
+    /// Its access mode.
+    pub access: Access,
+}
+
+/// Everything a guest call may see. Empty by default.
+#[derive(Debug, Clone, Default)]
+pub struct Grants {
+    dirs: Vec<DirGrant>,
+    env: Vec<(String, String)>,
+}
+
+impl Grants {
+    /// Nothing: no directory, no variable.
+    pub fn none() -> Self {
+        Grants::default()
+    }
+
+    /// Let the guest read `host_path` at `guest_path`.
+    pub fn read_only(mut self, host_path: &Path, guest_path: &str) -> Self {
+        self.dirs.push(DirGrant { host_path: host_path.to_path_buf(), guest_path: guest_path.into(), access: Access::ReadOnly });
+        self
+    }
+
+    /// Let the guest read and write `host_path` at `guest_path`.
+    pub fn read_write(mut self, host_path: &Path, guest_path: &str) -> Self {
+        self.dirs.push(DirGrant { host_path: host_path.to_path_buf(), guest_path: guest_path.into(), access: Access::ReadWrite });
+        self
+    }
+
+    /// Set an environment variable in the guest.
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.env.push((name.into(), value.into()));
+        self
+    }
+
+    /// The granted directories.
+    pub fn dirs(&self) -> &[DirGrant] {
+        &self.dirs
+    }
+
+    /// Build the WASI context; guest stdout and stderr go to `output`.
+    pub(crate) fn into_wasi(self, output: &MemoryOutputPipe) -> Result<WasiCtx, SandboxError> {
+        let mut builder = WasiCtxBuilder::new();
+        builder
+            .allow_blocking_current_thread(true)
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .stdout(output.clone())
+            .stderr(output.clone())
+            .args(&["buildpack"]);
+        for (name, value) in &self.env {
+            builder.env(name, value);
+        }
+        for grant in self.dirs {
+            let perms = match grant.access {
+                Access::ReadOnly => FsPerms::ReadOnly,
+                Access::ReadWrite => FsPerms::ReadWrite,
+            };
+            builder
+                .preopened_dir(&grant.host_path, &grant.guest_path, perms)
+                .map_err(|source| SandboxError::Grant {
+                    host_path: grant.host_path.clone(),
+                    guest_path: grant.guest_path.clone(),
+                    source: source.into(),
+                })?;
+        }
+        Ok(builder.build())
+    }
+}

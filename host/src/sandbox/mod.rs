@@ -1,0 +1,27 @@
+//! The sandbox: runs buildpack components in wasmtime with exactly the grants a phase gives.
+//!
+//! It owns the wasmtime [`Engine`](wasmtime::Engine) (one per process, with epoch
+//! interruption for time limits), the on-disk cache of precompiled components
+//! ([`cache`]), the check that a component speaks kiln's contract version ([`contract`]),
+//! the deny-by-default WASI context ([`grants`]), per-call limits ([`limits`]), the host
+//! imports a buildpack may call ([`host_imports`]), and the calls themselves ([`call`]).
+//!
+//! Nothing a guest can reach exists unless a [`Grants`] value names it: no inherited
+//! env, no host path, no socket. Every call gets a fresh store, so one buildpack's state
+//! can never leak into another's.
+
+pub mod bindings;
+pub mod cache;
+pub mod call;
+pub mod contract;
+mod engine;
+pub mod error;
+pub mod grants;
+pub mod host_imports;
+pub mod limits;
+
+pub use call::{LoadedBuildpack, LogSink};
+pub use engine::Sandbox;
+pub use error::{Limit, SandboxError};
+pub use grants::Grants;
+pub use limits::Limits;
