@@ -1,3 +1,19 @@
-//! kiln: a daemonless Cloud Native Buildpacks platform and lifecycle.
-pub mod sandbox;
+//! kiln: a daemonless Cloud Native Buildpacks platform and lifecycle that runs every
+//! buildpack as a sandboxed WebAssembly component and writes standard OCI images.
+//!
+//! - [`sandbox`]: wasmtime, the component cache, grants, limits, host imports.
+//! - [`lifecycle`]: prepare, detect, build, export — one module a phase.
+//! - [`buildpack`]: `buildpack.toml`, ids, orders, where components come from.
+//! - [`layers`]: layer names, types, metadata, checks on what buildpacks wrote.
+//! - [`image`]: the OCI model, the local store, reproducible layer tars, CNB labels.
+//! - [`cli`]: the `kiln` command line (parsing and output only).
+
+pub mod buildpack;
+pub mod cli;
 pub mod image;
+pub mod layers;
+pub mod lifecycle;
+pub mod sandbox;
+
+/// The launcher binary placed in every image at `/cnb/lifecycle/launcher`.
+pub const LAUNCHER: &[u8] = include_bytes!(env!("KILN_LAUNCHER"));

@@ -1,1 +1,15 @@
-fn main() {}
+//! The `kiln` binary: parse the command line, run it, exit with its code.
+
+use clap::Parser;
+
+fn main() {
+    let cli = kiln::cli::Cli::parse();
+    let filter = if cli.verbose { "kiln=debug" } else { "kiln=warn" };
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("KILN_LOG").unwrap_or_else(|_| filter.into()))
+        .with_writer(std::io::stderr)
+        .without_time()
+        .init();
+    let code = kiln::cli::run(cli);
+    std::process::exit(code as i32);
+}

@@ -1,0 +1,108 @@
+//! `kiln build`: flags to a [`BuildRequest`], then the lifecycle.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::dirs::Dirs;
+use super::exit::{CliError, ExitCode};
+use super::output::Output;
+use crate::buildpack::{BuildpackSource, bundled_buildpacks};
+use crate::image::ImageRef;
+use crate::lifecycle::{BuildRequest, run_build};
+use crate::sandbox::limits::{parse_bytes, parse_duration};
+use crate::sandbox::{Limits, Sandbox};
+
+/// Arguments of `kiln build`.
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  kiln build myapp --path examples/procfile-web --run-image run-base\n  kiln build oci:./out:v1 --path . --buildpack ./my-buildpack.wasm --run-image oci:./base:latest\n\nImages: a bare NAME[:TAG] is the local store ($KILN_HOME/store or ~/.local/share/kiln/store);\noci:DIR[:TAG] is an OCI image layout directory.")]
+pub struct BuildArgs {
+    /// The image to write: NAME[:TAG] in the local store, or oci:DIR[:TAG].
+    pub image: String,
+    /// The app's source directory.
+    #[arg(short, long, default_value = ".")]
+    pub path: PathBuf,
+    /// A buildpack to run: a component file (.wasm) or the id of a bundled buildpack
+    /// (repeat for a group, in order; default: every bundled buildpack).
+    #[arg(short, long = "buildpack", value_name = "PATH_OR_ID")]
+    pub buildpacks: Vec<String>,
+    /// The run image the app layers go on: NAME[:TAG] in the local store or oci:DIR[:TAG].
+    #[arg(long, value_name = "REF")]
+    pub run_image: Option<String>,
+    /// A build-time environment variable for buildpacks (repeatable).
+    #[arg(short, long = "env", value_name = "NAME=VALUE")]
+    pub env: Vec<String>,
+    /// Memory limit per buildpack call.
+    #[arg(long, value_name = "SIZE", default_value = "1GiB")]
+    pub limit_memory: String,
+    /// CPU-time limit per buildpack call.
+    #[arg(long, value_name = "DURATION", default_value = "10m")]
+    pub limit_cpu: String,
+    /// Wall-clock limit per buildpack call.
+    #[arg(long, value_name = "DURATION", default_value = "15m")]
+    pub limit_time: String,
+    /// Log output limit per buildpack call.
+    #[arg(long, value_name = "SIZE", default_value = "4MiB")]
+    pub limit_log: String,
+}
+
+fn bad_input(message: impl Into<String>) -> CliError {
+    CliError::new(ExitCode::BadInput, message)
+}
+
+impl BuildArgs {
+    fn limits(&self) -> Result<Limits, CliError> {
+        Ok(Limits {
+            memory_bytes: parse_bytes(&self.limit_memory).map_err(|e| bad_input(format!("--limit-memory: {e}")))?,
+            cpu_time: parse_duration(&self.limit_cpu).map_err(|e| bad_input(format!("--limit-cpu: {e}")))?,
+            wall_time: parse_duration(&self.limit_time).map_err(|e| bad_input(format!("--limit-time: {e}")))?,
+            log_bytes: parse_bytes(&self.limit_log).map_err(|e| bad_input(format!("--limit-log: {e}")))?,
+        })
+    }
+
+    fn env(&self) -> Result<Vec<(String, String)>, CliError> {
+        self.env
+            .iter()
+            .map(|kv| match kv.split_once('=') {
+                Some((k, v)) if !k.is_empty() && !k.contains(['/', '\0']) && k != "." && k != ".." => {
+                    Ok((k.to_string(), v.to_string()))
+                }
+                _ => Err(bad_input(format!("--env {kv:?}: expected NAME=VALUE with a plain NAME"))),
+            })
+            .collect()
+    }
+}
+
+/// Run a build.
+pub fn run(args: BuildArgs, out: &Output) -> Result<(), CliError> {
+    let dirs = Dirs::from_env();
+    let image = ImageRef::parse(&args.image).map_err(|e| bad_input(e.to_string()))?;
+    let run_image = args.run_image.as_deref().ok_or_else(|| {
+        bad_input("no run image given: pass --run-image REF (make one from a root filesystem with `kiln base from-dir DIR --tag NAME`)")
+    })?;
+    let run_image = ImageRef::parse(run_image).map_err(|e| bad_input(format!("--run-image: {e}")))?;
+    let buildpacks = if args.buildpacks.is_empty() {
+        bundled_buildpacks()
+            .iter()
+            .map(|(id, wasm)| BuildpackSource { wasm: wasm.to_vec(), origin: format!("bundled:{id}") })
+            .collect()
+    } else {
+        args.buildpacks.iter().map(|b| BuildpackSource::resolve(b).map_err(bad_input)).collect::<Result<Vec<_>, _>>()?
+    };
+    let request = BuildRequest {
+        image,
+        app_dir: args.path.clone(),
+        buildpacks,
+        run_image,
+        env: args.env()?,
+        limits: args.limits()?,
+        store_dir: dirs.store.clone(),
+        work_dir: dirs.work.clone(),
+    };
+    let sandbox = Sandbox::new(&dirs.cache).map_err(|e| CliError::new(ExitCode::Internal, e.to_string()))?;
+    let report = run_build(&request, &sandbox, &out.reporter())?;
+    if !out.json() {
+        out.result(&format!("{}@{}", request.image, report.manifest.digest));
+    }
+    Ok(())
+}

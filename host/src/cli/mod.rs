@@ -1,0 +1,62 @@
+//! The `kiln` command line: argument parsing, output and exit codes. No build logic lives
+//! here; each command turns its flags into a library request and prints the result.
+
+mod base;
+mod build;
+mod dirs;
+mod exit;
+mod images;
+mod output;
+
+use clap::{Parser, Subcommand};
+
+pub use exit::ExitCode;
+
+/// kiln builds OCI images from source with Cloud Native Buildpacks, running every
+/// buildpack as a sandboxed WebAssembly component. No daemon, no root.
+#[derive(Debug, Parser)]
+#[command(name = "kiln", version, propagate_version = true)]
+#[command(after_help = "Example:\n  kiln base from-dir ./rootfs --tag run-base\n  kiln build myapp --path examples/procfile-web --run-image run-base")]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+    /// Show more detail: every buildpack's detect outcome and debug logs.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// Show only errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Print progress as JSON lines on stdout (one event per line) instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build an app image from source.
+    Build(build::BuildArgs),
+    /// Make and manage base (run) images.
+    #[command(subcommand)]
+    Base(base::BaseCommand),
+    /// List the images in the local store.
+    Images(images::ImagesArgs),
+}
+
+/// Run the parsed command line; returns the process exit code.
+pub fn run(cli: Cli) -> ExitCode {
+    let out = output::Output::new(cli.verbose, cli.quiet, cli.json);
+    let result = match cli.command {
+        Command::Build(args) => build::run(args, &out),
+        Command::Base(command) => base::run(command, &out),
+        Command::Images(args) => images::run(args, &out),
+    };
+    match result {
+        Ok(()) => ExitCode::Success,
+        Err(error) => {
+            out.error(&error.message);
+            error.code
+        }
+    }
+}

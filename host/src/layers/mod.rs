@@ -1,0 +1,132 @@
+//! Layers: validated layer names and what a buildpack's build says about its layers.
+//!
+//! The host never trusts a name or path a buildpack returns: [`LayerName`] enforces the
+//! spec's rules plus the ones that keep names usable as a single path component, and
+//! [`check_layer_dir`] makes sure a layer is a real directory inside the buildpack's own
+//! layers dir, not a symlink to somewhere else.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A layer name: one path component, not `build`, `launch`, `store`, `config` or `sbom`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LayerName(String);
+
+impl LayerName {
+    /// Parse and validate a name a buildpack gave.
+    pub fn parse(name: &str) -> Result<Self, String> {
+        let shown: String = name.chars().take(80).collect();
+        if name.is_empty() || name.len() > 255 {
+            return Err(format!("layer name {shown:?} must be 1 to 255 bytes"));
+        }
+        if name.contains(['/', '\\', '\0']) || name.chars().any(char::is_control) {
+            return Err(format!("layer name {shown:?} must not contain '/', '\\', NUL or control characters"));
+        }
+        if name == "." || name == ".." || name.starts_with('.') {
+            return Err(format!("layer name {shown:?} must not start with '.'"));
+        }
+        if matches!(name, "build" | "launch" | "store" | "config" | "sbom") {
+            return Err(format!("layer name {shown:?} is reserved by the spec"));
+        }
+        if name.ends_with(".toml") || name.ends_with(".ignore") || name.contains(".sbom.") {
+            return Err(format!("layer name {shown:?} would collide with the lifecycle's own files"));
+        }
+        Ok(LayerName(name.to_string()))
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for LayerName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The types of a layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LayerTypes {
+    /// Exported into the image.
+    pub launch: bool,
+    /// Visible to later buildpacks.
+    pub build: bool,
+    /// Kept for the next build.
+    pub cache: bool,
+}
+
+/// A layer a buildpack kept, checked.
+#[derive(Debug, Clone)]
+pub struct BuiltLayer {
+    /// The name.
+    pub name: LayerName,
+    /// Its types.
+    pub types: LayerTypes,
+    /// Its metadata.
+    pub metadata: toml::Table,
+    /// The host directory holding its contents.
+    pub dir: PathBuf,
+}
+
+/// Largest metadata document accepted from a buildpack for one layer.
+pub const MAX_LAYER_METADATA: usize = 1 << 20;
+
+/// Parse a layer's metadata TOML (empty text = empty table), bounded in size.
+pub fn parse_metadata(text: &str) -> Result<toml::Table, String> {
+    if text.len() > MAX_LAYER_METADATA {
+        return Err(format!("metadata is {} bytes; the limit is {} bytes", text.len(), MAX_LAYER_METADATA));
+    }
+    if text.trim().is_empty() {
+        return Ok(toml::Table::new());
+    }
+    text.parse::<toml::Table>().map_err(|e| format!("metadata is not a TOML table: {e}"))
+}
+
+/// Check that `layers_dir/name` is a real directory (not a symlink, not a file).
+pub fn check_layer_dir(layers_dir: &Path, name: &LayerName) -> Result<PathBuf, String> {
+    let dir = layers_dir.join(name.as_str());
+    match std::fs::symlink_metadata(&dir) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            Err(format!("layer {name} is a symlink; a layer must be a directory inside the layers dir"))
+        }
+        Ok(meta) if meta.is_dir() => Ok(dir),
+        Ok(_) => Err(format!("layer {name} is not a directory")),
+        Err(_) => Err(format!("layer {name} was declared but its directory does not exist")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layer_names_are_single_safe_components() {
+        assert!(LayerName::parse("node_modules").is_ok());
+        let long = "x".repeat(300);
+        for bad in ["", ".", "..", "../x", "/abs", "a/b", "a\0b", "build", "launch", "store", "x.toml", ".hidden", &long, "a\nb"] {
+            assert!(LayerName::parse(bad).is_err(), "{bad:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn metadata_must_be_a_bounded_toml_table() {
+        assert_eq!(parse_metadata("").unwrap().len(), 0);
+        assert_eq!(parse_metadata("version = \"1\"").unwrap()["version"].as_str(), Some("1"));
+        assert!(parse_metadata("not toml =").is_err());
+        assert!(parse_metadata(&"a".repeat(MAX_LAYER_METADATA + 1)).is_err());
+    }
+
+    #[test]
+    fn layer_dirs_must_be_real_directories() {
+        let tmp = tempfile::tempdir().unwrap();
+        let name = LayerName::parse("l").unwrap();
+        assert!(check_layer_dir(tmp.path(), &name).unwrap_err().contains("does not exist"));
+        std::os::unix::fs::symlink("/", tmp.path().join("l")).unwrap();
+        assert!(check_layer_dir(tmp.path(), &name).unwrap_err().contains("symlink"));
+        std::fs::remove_file(tmp.path().join("l")).unwrap();
+        std::fs::create_dir(tmp.path().join("l")).unwrap();
+        assert!(check_layer_dir(tmp.path(), &name).is_ok());
+    }
+}

@@ -1,0 +1,181 @@
+//! Detect: try each group of the order and pick the first whose buildpacks pass and
+//! whose build plan resolves ([buildpack spec, Phase #1](https://github.com/buildpacks/spec/blob/main/buildpack.md#phase-1-detection)).
+//!
+//! Each buildpack sees the app read-only at `/workspace` and the platform dir read-only
+//! at `/platform`; nothing else.
+
+use super::events::{Event, Reporter};
+use super::plan::{self, Candidate, PlanEntry, PlanOption, Require};
+use super::prepare::ReadyBuildpack;
+use super::workspace::{APP_GUEST_PATH, PLATFORM_GUEST_PATH, Workspace};
+use super::{LifecycleError, Target};
+use crate::buildpack::Order;
+use crate::sandbox::bindings::types as wit;
+use crate::sandbox::{Grants, Limits};
+
+/// A buildpack of the chosen group with its plan entries.
+#[derive(Clone)]
+pub struct GroupMember {
+    /// The buildpack.
+    pub buildpack: ReadyBuildpack,
+    /// Its resolved plan entries.
+    pub plan: Vec<PlanEntry>,
+}
+
+/// The inputs of detection.
+pub struct Detector<'a> {
+    /// Loaded buildpacks, by id.
+    pub buildpacks: &'a [ReadyBuildpack],
+    /// The order to try.
+    pub order: &'a Order,
+    /// The build's directories.
+    pub workspace: &'a Workspace,
+    /// The platform env.
+    pub platform_env: &'a [(String, String)],
+    /// The target.
+    pub target: &'a Target,
+    /// Limits per call.
+    pub limits: &'a Limits,
+    /// Progress.
+    pub reporter: &'a Reporter,
+}
+
+impl Detector<'_> {
+    /// Run detection; the first passing group, or an error listing why each group failed.
+    pub fn detect(&self) -> Result<Vec<GroupMember>, LifecycleError> {
+        let mut failures: Vec<String> = Vec::new();
+        for (index, group) in self.order.groups.iter().enumerate() {
+            let mut candidates: Vec<Candidate> = Vec::new();
+            let mut ready: Vec<ReadyBuildpack> = Vec::new();
+            let mut group_failed = false;
+            for entry in &group.entries {
+                let buildpack = self
+                    .buildpacks
+                    .iter()
+                    .find(|b| b.id() == &entry.id)
+                    .ok_or_else(|| LifecycleError::UnknownBuildpack { id: entry.id.to_string() })?;
+                match self.detect_one(buildpack) {
+                    Ok(Some(options)) => {
+                        self.report(buildpack, true, None);
+                        candidates.push(Candidate { id: entry.id.clone(), optional: entry.optional, options });
+                        ready.push(buildpack.clone());
+                    }
+                    Ok(None) => {}
+                    Err(error @ LifecycleError::Sandbox(crate::sandbox::SandboxError::LimitExceeded { .. })) => {
+                        return Err(error);
+                    }
+                    Err(error) => {
+                        self.report(buildpack, false, Some(error.to_string()));
+                        failures.push(format!("group {}: {error}", index + 1));
+                        if !entry.optional {
+                            group_failed = true;
+                            break;
+                        }
+                    }
+                }
+                if !entry.optional && !candidates.iter().any(|c| c.id == entry.id) {
+                    failures.push(format!("group {}: required buildpack {} did not pass", index + 1, entry.id));
+                    group_failed = true;
+                    break;
+                }
+            }
+            if group_failed || candidates.is_empty() {
+                if candidates.is_empty() && !group_failed {
+                    failures.push(format!("group {}: no buildpack passed", index + 1));
+                }
+                continue;
+            }
+            match plan::resolve(&candidates) {
+                Some(resolved) => {
+                    let members: Vec<GroupMember> = resolved
+                        .members
+                        .into_iter()
+                        .map(|(i, plan)| GroupMember { buildpack: ready[i].clone(), plan })
+                        .collect();
+                    (self.reporter)(&Event::GroupSelected {
+                        buildpacks: members.iter().map(|m| m.buildpack.id().to_string()).collect(),
+                    });
+                    return Ok(members);
+                }
+                None => failures.push(format!(
+                    "group {}: the build plan does not resolve (a require without an earlier provide, or a provide nobody requires)",
+                    index + 1
+                )),
+            }
+        }
+        Err(LifecycleError::NoGroupPassed { details: failures })
+    }
+
+    fn report(&self, buildpack: &ReadyBuildpack, passed: bool, reason: Option<String>) {
+        (self.reporter)(&Event::Detected { id: buildpack.id().to_string(), passed, reason });
+    }
+
+    /// `Some(options)` if it passed, `None` if it failed detection.
+    fn detect_one(&self, buildpack: &ReadyBuildpack) -> Result<Option<Vec<PlanOption>>, LifecycleError> {
+        let id = buildpack.id();
+        if !buildpack.descriptor.supports(&self.target.os, &self.target.arch) {
+            self.report(buildpack, false, Some(format!("does not support {}/{}", self.target.os, self.target.arch)));
+            return Ok(None);
+        }
+        let env: &[(String, String)] = if buildpack.descriptor.buildpack.clear_env { &[] } else { self.platform_env };
+        let scratch = self.workspace.scratch(id, "detect")?;
+        let mut grants = Grants::none()
+            .read_only(&self.workspace.app(), APP_GUEST_PATH)
+            .read_only(&self.workspace.platform(), PLATFORM_GUEST_PATH)
+            .read_write(&scratch, "/tmp");
+        grants = super::cnb_env(grants, self.target, env).env("CNB_BUILDPACK_ID", id.as_str());
+        let context = wit::DetectContext {
+            app_dir: APP_GUEST_PATH.into(),
+            platform_dir: PLATFORM_GUEST_PATH.into(),
+            platform_env: super::wit_env(env),
+            target: self.target.to_wit(),
+        };
+        let result = buildpack.component.detect(id.as_str(), grants, self.limits, self.log_sink(id.as_str()), &context)?;
+        match result {
+            wit::DetectResult::Fail(reason) => {
+                self.report(buildpack, false, Some(reason));
+                Ok(None)
+            }
+            wit::DetectResult::Pass(plan) => {
+                let mut options = vec![convert_option(id.as_str(), plan.provides, plan.requires)?];
+                for alternative in plan.alternatives {
+                    options.push(convert_option(id.as_str(), alternative.provides, alternative.requires)?);
+                }
+                Ok(Some(options))
+            }
+        }
+    }
+
+    fn log_sink(&self, id: &str) -> crate::sandbox::LogSink {
+        super::log_sink(self.reporter.clone(), id)
+    }
+}
+
+/// Largest number of provides/requires in one pairing, and of pairings per buildpack.
+const MAX_PLAN_ITEMS: usize = 256;
+
+fn convert_option(id: &str, provides: Vec<wit::PlanProvide>, requires: Vec<wit::PlanRequire>) -> Result<PlanOption, LifecycleError> {
+    let invalid = |message: String| LifecycleError::InvalidBuildOutput { buildpack: id.into(), message };
+    if provides.len() > MAX_PLAN_ITEMS || requires.len() > MAX_PLAN_ITEMS {
+        return Err(invalid(format!("its build plan has more than {MAX_PLAN_ITEMS} provides or requires")));
+    }
+    let check_name = |name: &str| {
+        if name.is_empty() || name.len() > 255 || name.chars().any(char::is_control) {
+            Err(invalid(format!("build plan name {name:?} must be 1 to 255 printable characters")))
+        } else {
+            Ok(())
+        }
+    };
+    let mut option = PlanOption::default();
+    for p in provides {
+        check_name(&p.name)?;
+        option.provides.push(p.name);
+    }
+    for r in requires {
+        check_name(&r.name)?;
+        let metadata = crate::layers::parse_metadata(&r.metadata)
+            .map_err(|e| invalid(format!("require {:?}: {e}", r.name)))?;
+        option.requires.push(Require { name: r.name, metadata });
+    }
+    Ok(option)
+}

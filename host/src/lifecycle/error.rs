@@ -1,0 +1,76 @@
+//! Errors of the lifecycle: each says which phase, buildpack or file, and what to do.
+
+use std::path::{Path, PathBuf};
+
+use crate::image::ImageError;
+use crate::sandbox::SandboxError;
+
+/// What can stop a build.
+#[derive(Debug, thiserror::Error)]
+pub enum LifecycleError {
+    /// The app dir is missing or not a directory.
+    #[error("the app path {path} does not exist or is not a directory; pass the app's source directory with --path")]
+    AppDirMissing {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// A buildpack could not be loaded, or its descriptor is invalid.
+    #[error("{message}")]
+    InvalidBuildpack {
+        /// Where it came from.
+        origin: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The order names a buildpack that was not given.
+    #[error("the order names buildpack {id}, which is not among the loaded buildpacks")]
+    UnknownBuildpack {
+        /// The id.
+        id: String,
+    },
+    /// No group passed detection.
+    #[error("no buildpack group passed detection:\n  {}\nrun with --verbose to see each buildpack's reason", details.join("\n  "))]
+    NoGroupPassed {
+        /// Why each group failed.
+        details: Vec<String>,
+    },
+    /// A buildpack returned something the host refuses.
+    #[error("buildpack {buildpack} returned an invalid result: {message}")]
+    InvalidBuildOutput {
+        /// The buildpack.
+        buildpack: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The run image could not be read.
+    #[error("cannot use run image {reference}: {source}")]
+    RunImage {
+        /// The reference given.
+        reference: String,
+        /// The cause.
+        source: ImageError,
+    },
+    /// The sandbox failed or a buildpack failed in it.
+    #[error(transparent)]
+    Sandbox(#[from] SandboxError),
+    /// Writing the image failed.
+    #[error("cannot write the image: {0}")]
+    Image(#[from] ImageError),
+    /// A file operation failed.
+    #[error("cannot {action} {path}: {source}")]
+    Io {
+        /// What was being done.
+        action: String,
+        /// On which path.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+impl LifecycleError {
+    /// An I/O error with context.
+    pub fn io(action: &str, path: &Path, source: std::io::Error) -> Self {
+        LifecycleError::Io { action: action.into(), path: path.to_path_buf(), source }
+    }
+}

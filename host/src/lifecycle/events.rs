@@ -1,0 +1,125 @@
+//! Progress events the lifecycle emits, for the CLI to show (plain lines, a live display, JSON).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// A lifecycle phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// Loading (compiling or fetching from cache) the buildpack components.
+    Prepare,
+    /// Choosing the group and resolving the build plan.
+    Detect,
+    /// Running each buildpack's build.
+    Build,
+    /// Writing the image.
+    Export,
+}
+
+impl Phase {
+    /// The phase's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Prepare => "prepare",
+            Phase::Detect => "detect",
+            Phase::Build => "build",
+            Phase::Export => "export",
+        }
+    }
+}
+
+/// One thing that happened during a build.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum Event {
+    /// A phase started.
+    PhaseStarted {
+        /// Which.
+        phase: Phase,
+    },
+    /// A phase finished.
+    PhaseFinished {
+        /// Which.
+        phase: Phase,
+        /// How long it took, in milliseconds.
+        millis: u128,
+    },
+    /// A buildpack component was loaded.
+    BuildpackLoaded {
+        /// Buildpack id.
+        id: String,
+        /// Version.
+        version: String,
+        /// Whether it came from the compiled-component cache.
+        cached: bool,
+        /// Milliseconds to load.
+        millis: u128,
+    },
+    /// The outcome of one buildpack's detect.
+    Detected {
+        /// Buildpack id.
+        id: String,
+        /// Whether it passed.
+        passed: bool,
+        /// Why not, or the error.
+        reason: Option<String>,
+    },
+    /// The group chosen by detection.
+    GroupSelected {
+        /// Buildpack ids in build order.
+        buildpacks: Vec<String>,
+    },
+    /// One buildpack's build started.
+    BuildpackBuilding {
+        /// Buildpack id.
+        id: String,
+    },
+    /// One buildpack's build finished.
+    BuildpackBuilt {
+        /// Buildpack id.
+        id: String,
+        /// Milliseconds.
+        millis: u128,
+    },
+    /// A log line from a buildpack.
+    Log {
+        /// Buildpack id.
+        id: String,
+        /// `debug`, `info`, `warn` or `error`.
+        level: String,
+        /// The line.
+        line: String,
+    },
+    /// A layer was written to the image.
+    LayerExported {
+        /// What the layer holds, e.g. `app` or `kiln/procfile:web`.
+        name: String,
+        /// Its digest.
+        digest: String,
+        /// Whether the store already had it.
+        reused: bool,
+    },
+    /// The image was written.
+    ImageWritten {
+        /// Where.
+        reference: String,
+        /// Manifest digest.
+        digest: String,
+    },
+}
+
+/// Receives events; must be cheap and never fail.
+pub type Reporter = Arc<dyn Fn(&Event) + Send + Sync>;
+
+/// A reporter that drops everything.
+pub fn silent() -> Reporter {
+    Arc::new(|_| {})
+}
+
+/// Milliseconds of a duration (for events).
+pub fn millis(d: Duration) -> u128 {
+    d.as_millis()
+}

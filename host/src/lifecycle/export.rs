@@ -1,0 +1,253 @@
+//! Export: write the app image on top of the run image ([buildpack spec, Phase #6](https://github.com/buildpacks/spec/blob/main/buildpack.md#phase-6-export),
+//! [platform spec, exporter](https://github.com/buildpacks/spec/blob/main/platform.md#exporter)).
+//!
+//! Layers, in order: the run image's, the launcher (`/cnb/lifecycle/launcher`), one per
+//! `launch` layer (`/layers/<escaped id>/<name>`, buildpacks in build order, layers by
+//! name), the app (`/workspace`), the process-type links (`/cnb/process/<type>`) and the
+//! config (`/layers/config/metadata.toml`). Every layer is a reproducible tar, so the same
+//! inputs give the same digests. Layer contents are read without following symlinks.
+
+use std::collections::BTreeMap;
+
+use super::LifecycleError;
+use super::build::BuildpackOutput;
+use super::events::{Event, Reporter};
+use super::launch_metadata::LaunchMetadata;
+use super::workspace::{APP_GUEST_PATH, LAYERS_GUEST_PATH, Workspace};
+use crate::image::labels::{
+    BUILD_METADATA_LABEL, BuildMetadata, BuildpackLayerMetadata, BuildpackLayersMetadata, GroupElement,
+    LIFECYCLE_METADATA_LABEL, LauncherMetadata, LayerSha, LayersMetadata, ProcessMetadata, RunImageForRebase,
+};
+use crate::image::oci::{History, MEDIA_TYPE_OCI_CONFIG, Manifest, NORMALIZED_CREATED};
+use crate::image::{Descriptor, Image, ImageStore, LayerBlob, LayerBuilder, Owner};
+
+/// Where the launcher lives in the image.
+pub const LAUNCHER_PATH: &str = "/cnb/lifecycle/launcher";
+/// Where the process-type links live.
+pub const PROCESS_DIR: &str = "/cnb/process";
+
+/// The run image to export on top of, and the store holding its blobs.
+pub struct RunImage<'a> {
+    /// The store (or OCI layout) holding it.
+    pub store: &'a ImageStore,
+    /// The image.
+    pub image: Image,
+    /// The reference the user gave, recorded in the metadata label.
+    pub reference: String,
+}
+
+/// The inputs of export.
+pub struct Exporter<'a> {
+    /// What each buildpack built.
+    pub outputs: &'a [BuildpackOutput],
+    /// The build's directories.
+    pub workspace: &'a Workspace,
+    /// The base image.
+    pub run_image: RunImage<'a>,
+    /// Where to write.
+    pub destination: &'a ImageStore,
+    /// The tag to write.
+    pub tag: &'a str,
+    /// The launcher binary.
+    pub launcher: &'a [u8],
+    /// Progress.
+    pub reporter: &'a Reporter,
+}
+
+/// What export wrote.
+#[derive(Debug, Clone)]
+pub struct ExportReport {
+    /// The manifest descriptor.
+    pub manifest: Descriptor,
+}
+
+struct Written {
+    layers: Vec<Descriptor>,
+    diff_ids: Vec<crate::image::Digest>,
+    history: Vec<History>,
+}
+
+impl Written {
+    fn push(&mut self, blob: &LayerBlob, created_by: String) {
+        self.layers.push(blob.descriptor());
+        self.diff_ids.push(blob.diff_id.clone());
+        self.history.push(History { created: Some(NORMALIZED_CREATED.into()), created_by: Some(created_by), ..History::default() });
+    }
+}
+
+impl Exporter<'_> {
+    /// Write the image and tag it.
+    pub fn export(&self) -> Result<ExportReport, LifecycleError> {
+        let run = &self.run_image.image;
+        self.copy_run_image_blobs()?;
+        let mut written = Written {
+            layers: run.manifest.layers.clone(),
+            diff_ids: run.config.rootfs.diff_ids.clone(),
+            history: run.config.history.clone(),
+        };
+        let top_layer = run.config.rootfs.diff_ids.last().map(|d| d.to_string()).unwrap_or_default();
+
+        let mut launcher_layer = LayerBuilder::new();
+        launcher_layer.add_bytes(self.launcher, LAUNCHER_PATH, true, Owner::ROOT)?;
+        let launcher_blob = self.write_layer(&launcher_layer, "launcher")?;
+        written.push(&launcher_blob, "kiln: launcher".into());
+
+        let mut buildpacks_meta = Vec::new();
+        for output in self.outputs {
+            let mut layers_meta = BTreeMap::new();
+            for layer in &output.layers {
+                let mut sha = String::new();
+                if layer.types.launch {
+                    let image_path = format!("{LAYERS_GUEST_PATH}/{}/{}", output.id.escaped(), layer.name);
+                    let mut builder = LayerBuilder::new();
+                    builder.add_tree(&layer.dir, &image_path, Owner::CNB_USER)?;
+                    let blob = self.write_layer(&builder, &format!("{}:{}", output.id, layer.name))?;
+                    sha = blob.diff_id.to_string();
+                    written.push(&blob, format!("kiln: {}:{}", output.id, layer.name));
+                }
+                if layer.types.launch {
+                    layers_meta.insert(
+                        layer.name.to_string(),
+                        BuildpackLayerMetadata {
+                            sha,
+                            data: serde_json::to_value(&layer.metadata).unwrap_or_default(),
+                            build: layer.types.build,
+                            launch: layer.types.launch,
+                            cache: layer.types.cache,
+                        },
+                    );
+                }
+            }
+            buildpacks_meta.push(BuildpackLayersMetadata {
+                id: output.id.to_string(),
+                version: output.version.clone(),
+                layers: layers_meta,
+                store: None,
+            });
+        }
+
+        let mut app_layer = LayerBuilder::new();
+        app_layer.add_tree(&self.workspace.app(), APP_GUEST_PATH, Owner::CNB_USER)?;
+        let app_blob = self.write_layer(&app_layer, "app")?;
+        written.push(&app_blob, "kiln: app".into());
+
+        let launch = LaunchMetadata::new(self.outputs);
+        let mut process_layer = LayerBuilder::new();
+        process_layer.add_dir(PROCESS_DIR, Owner::ROOT)?;
+        for process in &launch.processes {
+            process_layer.add_symlink(&format!("{PROCESS_DIR}/{}", process.process_type), LAUNCHER_PATH, Owner::ROOT)?;
+        }
+        let process_blob = self.write_layer(&process_layer, "process-types")?;
+        written.push(&process_blob, "kiln: process types".into());
+
+        let mut config_layer = LayerBuilder::new();
+        config_layer.add_bytes(
+            launch.to_toml().as_bytes(),
+            &format!("{LAYERS_GUEST_PATH}/config/metadata.toml"),
+            false,
+            Owner::CNB_USER,
+        )?;
+        let config_blob = self.write_layer(&config_layer, "config")?;
+        written.push(&config_blob, "kiln: config".into());
+
+        let lifecycle_metadata = LayersMetadata {
+            app: vec![LayerSha::new(app_blob.diff_id.to_string())],
+            sbom: None,
+            buildpacks: buildpacks_meta,
+            config: LayerSha::new(config_blob.diff_id.to_string()),
+            launcher: LayerSha::new(launcher_blob.diff_id.to_string()),
+            process_types: LayerSha::new(process_blob.diff_id.to_string()),
+            run_image: RunImageForRebase {
+                top_layer,
+                reference: run.manifest_descriptor.digest.to_string(),
+                image: self.run_image.reference.clone(),
+                mirrors: Vec::new(),
+            },
+            stack: None,
+        };
+        let build_metadata = BuildMetadata {
+            buildpacks: self
+                .outputs
+                .iter()
+                .map(|o| GroupElement {
+                    id: o.id.to_string(),
+                    version: o.version.clone(),
+                    api: None,
+                    homepage: o.homepage.clone().unwrap_or_default(),
+                    optional: false,
+                })
+                .collect(),
+            launcher: LauncherMetadata { version: env!("CARGO_PKG_VERSION").into(), ..LauncherMetadata::default() },
+            processes: launch
+                .processes
+                .iter()
+                .map(|p| ProcessMetadata {
+                    kind: p.process_type.clone(),
+                    command: p.command.clone(),
+                    args: p.args.clone(),
+                    direct: true,
+                    default: p.process_type == launch.default_process_type,
+                    buildpack_id: p.buildpack_id.clone(),
+                    working_dir: p.working_dir.clone().unwrap_or_default(),
+                    exec_env: Vec::new(),
+                })
+                .collect(),
+            buildpack_default_process_type: launch.default_process_type.clone(),
+            ..BuildMetadata::default()
+        };
+
+        let mut config = run.config.clone();
+        config.created = Some(NORMALIZED_CREATED.into());
+        config.rootfs.diff_ids = written.diff_ids;
+        config.history = written.history;
+        let container = &mut config.config;
+        for output in self.outputs {
+            for (key, value) in &output.labels {
+                container.labels.insert(key.clone(), value.clone());
+            }
+        }
+        container.labels.insert(LIFECYCLE_METADATA_LABEL.into(), json(&lifecycle_metadata));
+        container.labels.insert(BUILD_METADATA_LABEL.into(), json(&build_metadata));
+        let run_path = container.env_var("PATH").unwrap_or(crate::image::oci::DEFAULT_PATH_ENV).to_string();
+        container.set_env_var("PATH", &format!("{PROCESS_DIR}:{run_path}"));
+        container.set_env_var("CNB_LAYERS_DIR", LAYERS_GUEST_PATH);
+        container.set_env_var("CNB_APP_DIR", APP_GUEST_PATH);
+        container.working_dir = APP_GUEST_PATH.into();
+        container.entrypoint = if launch.default_process_type.is_empty() {
+            vec![LAUNCHER_PATH.into()]
+        } else {
+            vec![format!("{PROCESS_DIR}/{}", launch.default_process_type)]
+        };
+        container.cmd = Vec::new();
+
+        let manifest = Manifest::new(
+            Descriptor::new(MEDIA_TYPE_OCI_CONFIG, crate::image::Digest::of_bytes(&config.to_json()), config.to_json().len() as u64),
+            written.layers,
+        );
+        let descriptor = self.destination.write_image(&manifest, &config)?;
+        self.destination.tag(self.tag, &descriptor)?;
+        Ok(ExportReport { manifest: descriptor })
+    }
+
+    fn write_layer(&self, builder: &LayerBuilder, name: &str) -> Result<LayerBlob, LifecycleError> {
+        let blob = builder.write_blob(self.destination)?;
+        (self.reporter)(&Event::LayerExported { name: name.into(), digest: blob.digest.to_string(), reused: false });
+        Ok(blob)
+    }
+
+    /// Make the destination hold every blob of the run image (a no-op when it already does).
+    fn copy_run_image_blobs(&self) -> Result<(), LifecycleError> {
+        let run = &self.run_image.image;
+        let source = self.run_image.store;
+        for layer in &run.manifest.layers {
+            if !self.destination.has_blob(&layer.digest) {
+                self.destination.put_blob_from_path(source.blob_path(&layer.digest), &layer.media_type)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("label values are plain data")
+}
