@@ -13,9 +13,11 @@
 //! - [`container`]: [`RunningContainer`] runs a bundle's process in a bwrap namespace as a
 //!   given uid and polls it over HTTP ([`RunningContainer::wait_for_http`]).
 //! - [`net`]: [`free_port`], [`http_get`], [`poll_http`].
+//! - [`kiln`]: [`KilnHome`] runs the real `kiln` binary in a private `KILN_HOME`.
 //! - [`registry`]: [`Registry`], a `docker-registry` on 127.0.0.1 for the life of a test.
 
 pub mod container;
+pub mod kiln;
 pub mod net;
 pub mod oci;
 pub mod registry;
@@ -23,6 +25,7 @@ pub mod rootfs;
 pub mod tools;
 
 pub use container::RunningContainer;
+pub use kiln::{KilnHome, KilnRun, kiln_binary};
 pub use net::{HttpResponse, free_port, http_get, poll_http};
 pub use oci::{
     Bundle, manifest_digest_via_skopeo, oci_ref, sha256_digest, skopeo_inspect,

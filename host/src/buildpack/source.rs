@@ -21,7 +21,7 @@ impl BuildpackSource {
     /// bundled buildpack.
     pub fn resolve(arg: &str) -> Result<Self, String> {
         let path = Path::new(arg);
-        if path.exists() || arg.ends_with(".wasm") || arg.contains(std::path::MAIN_SEPARATOR) && !is_bundled(arg) {
+        if path.exists() || arg.ends_with(".wasm") {
             return Self::from_file(path);
         }
         let id = arg.split('@').next().unwrap_or(arg);
@@ -40,8 +40,4 @@ impl BuildpackSource {
         let wasm = std::fs::read(&path).map_err(|e| format!("cannot read buildpack {}: {e}", path.display()))?;
         Ok(BuildpackSource { wasm, origin: path.display().to_string() })
     }
-}
-
-fn is_bundled(arg: &str) -> bool {
-    bundled_buildpacks().iter().any(|(id, _)| *id == arg)
 }

@@ -7,6 +7,7 @@
 //! | 2 | bad command line (from clap) |
 //! | 3 | bad input: missing app dir, unreadable or invalid buildpack, missing run image |
 //! | 20 | no buildpack group passed detection |
+//! | 21 | no group passed and a buildpack's detect failed with an error |
 //! | 51 | a buildpack failed, crashed or returned an invalid result |
 //! | 52 | a buildpack exceeded a limit (memory, CPU, time, log) |
 //! | 60 | the image could not be written or read |
@@ -25,6 +26,8 @@ pub enum ExitCode {
     BadInput = 3,
     /// 20.
     DetectFailed = 20,
+    /// 21.
+    DetectErrored = 21,
     /// 51.
     BuildpackFailed = 51,
     /// 52.
@@ -56,7 +59,8 @@ impl From<LifecycleError> for CliError {
             | LifecycleError::InvalidBuildpack { .. }
             | LifecycleError::UnknownBuildpack { .. }
             | LifecycleError::RunImage { .. } => ExitCode::BadInput,
-            LifecycleError::NoGroupPassed { .. } => ExitCode::DetectFailed,
+            LifecycleError::NoGroupPassed { errored: false, .. } => ExitCode::DetectFailed,
+            LifecycleError::NoGroupPassed { errored: true, .. } => ExitCode::DetectErrored,
             LifecycleError::InvalidBuildOutput { .. } => ExitCode::BuildpackFailed,
             LifecycleError::Sandbox(sandbox) => sandbox_code(sandbox),
             LifecycleError::Image(_) => ExitCode::Image,

@@ -44,6 +44,7 @@ impl Detector<'_> {
     /// Run detection; the first passing group, or an error listing why each group failed.
     pub fn detect(&self) -> Result<Vec<GroupMember>, LifecycleError> {
         let mut failures: Vec<String> = Vec::new();
+        let mut errored = false;
         for (index, group) in self.order.groups.iter().enumerate() {
             let mut candidates: Vec<Candidate> = Vec::new();
             let mut ready: Vec<ReadyBuildpack> = Vec::new();
@@ -66,6 +67,7 @@ impl Detector<'_> {
                     }
                     Err(error) => {
                         self.report(buildpack, false, Some(error.to_string()));
+                        errored = true;
                         failures.push(format!("group {}: {error}", index + 1));
                         if !entry.optional {
                             group_failed = true;
@@ -103,7 +105,7 @@ impl Detector<'_> {
                 )),
             }
         }
-        Err(LifecycleError::NoGroupPassed { details: failures })
+        Err(LifecycleError::NoGroupPassed { details: failures, errored })
     }
 
     fn report(&self, buildpack: &ReadyBuildpack, passed: bool, reason: Option<String>) {

@@ -33,6 +33,8 @@ pub enum LifecycleError {
     NoGroupPassed {
         /// Why each group failed.
         details: Vec<String>,
+        /// Whether a buildpack's detect failed with an error (not just "does not apply").
+        errored: bool,
     },
     /// A buildpack returned something the host refuses.
     #[error("buildpack {buildpack} returned an invalid result: {message}")]

@@ -1,0 +1,124 @@
+//! The end-to-end slice: `kiln build` of examples/procfile-web gives an OCI image that
+//! skopeo and umoci accept and that serves its page from a namespace; builds are
+//! reproducible; compiled components are cached; bad input gets clear errors.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use kiln_tests::{KilnHome, RunningContainer, free_port, require_tool, skopeo_inspect, skopeo_inspect_config, umoci_unpack};
+
+fn example(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples").join(name)
+}
+
+fn build_example(home: &KilnHome, image: &str) -> String {
+    let app = example("procfile-web");
+    home.run(&["build", image, "--path", app.to_str().unwrap(), "--run-image", "run-base"]).success().digest()
+}
+
+#[test]
+fn procfile_web_builds_into_an_image_that_serves_its_page() {
+    require_tool("skopeo");
+    require_tool("umoci");
+    require_tool("bwrap");
+    let home = KilnHome::new();
+    home.busybox_run_image("run-base");
+    let digest = build_example(&home, "procfile-web");
+
+    let inspect = skopeo_inspect(&home.store(), "procfile-web:latest");
+    assert_eq!(inspect["Digest"], digest, "skopeo sees the digest kiln printed");
+    let config = skopeo_inspect_config(&home.store(), "procfile-web:latest");
+    assert_eq!(config["config"]["Entrypoint"][0], "/cnb/process/web");
+    assert_eq!(config["config"]["WorkingDir"], "/workspace");
+    let labels = &config["config"]["Labels"];
+    let build_metadata: serde_json::Value =
+        serde_json::from_str(labels["io.buildpacks.build.metadata"].as_str().expect("build metadata label")).unwrap();
+    assert_eq!(build_metadata["processes"][0]["type"], "web");
+    assert_eq!(build_metadata["buildpacks"][0]["id"], "kiln/procfile");
+    let lifecycle: serde_json::Value =
+        serde_json::from_str(labels["io.buildpacks.lifecycle.metadata"].as_str().expect("lifecycle metadata label")).unwrap();
+    let diff_ids = config["rootfs"]["diff_ids"].as_array().unwrap();
+    assert_eq!(lifecycle["runImage"]["topLayer"], diff_ids[0], "the run image's one layer is the top run layer");
+    assert_eq!(lifecycle["app"][0]["sha"], diff_ids[2], "run, launcher, app, process types, config");
+
+    let bundle_dir = tempfile::tempdir().unwrap();
+    let bundle = umoci_unpack(&home.store(), "procfile-web:latest", &bundle_dir.path().join("bundle"));
+    let launcher = bundle.rootfs.join("cnb/lifecycle/launcher");
+    assert!(launcher.is_file(), "the launcher is in the image");
+    let web = std::fs::read_link(bundle.rootfs.join("cnb/process/web")).expect("/cnb/process/web is a symlink");
+    assert_eq!(web, Path::new("/cnb/lifecycle/launcher"));
+    assert!(bundle.rootfs.join("workspace/public/index.html").is_file());
+
+    let port = free_port();
+    let mut container = RunningContainer::start(&bundle, &[("PORT", &port.to_string())], 1000);
+    let page = container.wait_for_http(port, "/", Duration::from_secs(20));
+    assert!(page.contains("<h1>Hello from kiln</h1>"), "unexpected page: {page}");
+}
+
+#[test]
+fn the_same_app_builds_to_the_same_digest() {
+    let first = KilnHome::new();
+    first.busybox_run_image("run-base");
+    let a = build_example(&first, "app");
+    let b = build_example(&first, "app");
+    assert_eq!(a, b, "rebuilding in the same home");
+    // A different home (a fresh machine, as far as kiln can tell) gives the same digest too.
+    let second = KilnHome::new();
+    second.busybox_run_image("run-base");
+    let c = build_example(&second, "app");
+    assert_eq!(a, c, "building in a fresh home");
+    println!("reproducible digest: {a}");
+}
+
+#[test]
+fn a_compiled_component_is_loaded_from_the_cache_the_second_time() {
+    let home = KilnHome::new();
+    home.busybox_run_image("run-base");
+    let app = example("procfile-web");
+    let loads: Vec<(bool, u64)> = (0..2)
+        .map(|_| {
+            let run = home
+                .run(&["build", "app", "--path", app.to_str().unwrap(), "--run-image", "run-base", "--json"])
+                .success();
+            let event = run
+                .stdout
+                .lines()
+                .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("every --json line is JSON"))
+                .find(|e| e["event"] == "buildpack-loaded")
+                .expect("a buildpack-loaded event");
+            (event["cached"].as_bool().unwrap(), event["millis"].as_u64().unwrap())
+        })
+        .collect();
+    println!("component load: compiled {} ms, from cache {} ms", loads[0].1, loads[1].1);
+    assert_eq!(loads[0].0, false, "first load compiles");
+    assert_eq!(loads[1].0, true, "second load comes from the cache");
+    let cached = std::fs::read_dir(home.path().join("cache/components")).unwrap().count();
+    assert_eq!(cached, 2, "one .cwasm and its checksum");
+}
+
+#[test]
+fn bad_input_gets_a_clear_error_and_no_panic() {
+    let home = KilnHome::new();
+    home.busybox_run_image("run-base");
+    let missing = home.path().join("no-such-app");
+    home.run(&["build", "app", "--path", missing.to_str().unwrap(), "--run-image", "run-base"])
+        .failure(3, &["no-such-app", "does not exist"]);
+
+    let empty = tempfile::tempdir().unwrap();
+    home.run(&["build", "app", "--path", empty.path().to_str().unwrap(), "--run-image", "run-base", "-v"])
+        .failure(20, &["no buildpack group passed detection", "no Procfile"]);
+
+    let malformed = tempfile::tempdir().unwrap();
+    std::fs::write(malformed.path().join("Procfile"), "web httpd -f\n").unwrap();
+    home.run(&["build", "app", "--path", malformed.path().to_str().unwrap(), "--run-image", "run-base"])
+        .failure(21, &["Procfile line 1", "expected `type: command`"]);
+
+    let app = example("procfile-web");
+    home.run(&["build", "app", "--path", app.to_str().unwrap(), "--run-image", "nope"])
+        .failure(3, &["run image nope"]);
+    home.run(&["build", "app", "--path", app.to_str().unwrap()]).failure(3, &["--run-image"]);
+    home.run(&["build", "app", "--path", app.to_str().unwrap(), "--run-image", "run-base", "--buildpack", "kiln/nope"])
+        .failure(3, &["kiln/nope", "bundled"]);
+    home.run(&["build", "app", "--path", app.to_str().unwrap(), "--run-image", "run-base", "--limit-memory", "lots"])
+        .failure(3, &["--limit-memory"]);
+}
