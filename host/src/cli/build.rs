@@ -9,6 +9,7 @@ use super::exit::{CliError, ExitCode};
 use super::output::Output;
 use crate::buildpack::{BuildpackSource, bundled_buildpacks};
 use crate::image::ImageRef;
+use crate::lifecycle::cache::Cache;
 use crate::lifecycle::{BuildRequest, run_build};
 use crate::sandbox::limits::{parse_bytes, parse_duration};
 use crate::sandbox::{Limits, Sandbox};
@@ -32,6 +33,12 @@ pub struct BuildArgs {
     /// A build-time environment variable for buildpacks (repeatable).
     #[arg(short, long = "env", value_name = "NAME=VALUE")]
     pub env: Vec<String>,
+    /// The build cache dir (default: one per image under kiln's cache dir).
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Drop the build cache before building (layers are rebuilt from scratch).
+    #[arg(long)]
+    pub clear_cache: bool,
     /// Memory limit per buildpack call.
     #[arg(long, value_name = "SIZE", default_value = "1GiB")]
     pub limit_memory: String,
@@ -98,6 +105,8 @@ pub fn run(args: BuildArgs, out: &Output) -> Result<(), CliError> {
         limits: args.limits()?,
         store_dir: dirs.store.clone(),
         work_dir: dirs.work.clone(),
+        cache_dir: args.cache_dir.clone().unwrap_or_else(|| Cache::default_dir(&dirs.cache, &args.image)),
+        clear_cache: args.clear_cache,
     };
     let sandbox = Sandbox::new(&dirs.cache).map_err(|e| CliError::new(ExitCode::Internal, e.to_string()))?;
     let report = run_build(&request, &sandbox, &out.reporter())?;

@@ -88,10 +88,18 @@ impl Output {
                 "warn" | "error" => eprintln!("[{id}] {}: {line}", level.to_uppercase()),
                 _ => eprintln!("[{id}] {line}"),
             },
-            Event::LayerExported { name, digest, .. } => {
+            Event::LayerExported { name, digest, reused } => {
                 let short = digest.get(..19).unwrap_or(digest);
-                eprintln!("[export] layer {name} {short}");
+                let how = if *reused { " (reused)" } else { "" };
+                eprintln!("[export] layer {name} {short}{how}");
             }
+            Event::Analyzed { previous_image, layers } => {
+                let previous = if *previous_image { "found" } else { "none" };
+                eprintln!("[analyze] previous image: {previous}; {layers} layer(s) known");
+            }
+            Event::Restored { layers } => eprintln!("[restore] {layers} cached layer(s) restored"),
+            Event::CacheWritten { layers, dir } if self.verbose => eprintln!("[export] cache: {layers} layer(s) in {dir}"),
+            Event::CacheWritten { layers, .. } => eprintln!("[export] cache: {layers} layer(s)"),
             Event::ImageWritten { reference, digest } => eprintln!("[export] wrote {reference} ({digest})"),
         }
     }

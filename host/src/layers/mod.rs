@@ -68,6 +68,9 @@ pub struct BuiltLayer {
     pub metadata: toml::Table,
     /// The host directory holding its contents.
     pub dir: PathBuf,
+    /// Set when the buildpack kept a `launch` layer of the previous image without
+    /// rebuilding it (no directory): its diffID and blob there.
+    pub from_previous_image: Option<(crate::image::Digest, crate::image::Descriptor)>,
 }
 
 /// Largest metadata document accepted from a buildpack for one layer.

@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
+use super::analyze::{Analysis, PreviousContents};
 use super::detect::GroupMember;
 use super::events::{Event, Reporter, millis};
 use super::plan::PlanEntry;
@@ -67,6 +68,8 @@ pub struct Builder<'a> {
     pub target: &'a Target,
     /// Limits per call.
     pub limits: &'a Limits,
+    /// What the previous build left.
+    pub analysis: &'a Analysis,
     /// Progress.
     pub reporter: &'a Reporter,
 }
@@ -131,7 +134,20 @@ impl Builder<'_> {
                 .iter()
                 .map(|e| wit::PlanEntry { name: e.name.clone(), metadata: toml::to_string(&e.metadata).unwrap_or_default() })
                 .collect(),
-            previous_layers: Vec::new(),
+            previous_layers: self
+                .analysis
+                .for_buildpack(id.as_str())
+                .map(|layers| {
+                    layers
+                        .iter()
+                        .map(|(name, layer)| wit::PreviousLayer {
+                            name: name.clone(),
+                            metadata: toml::to_string(&layer.metadata).unwrap_or_default(),
+                            contents_restored: matches!(layer.contents, PreviousContents::Cache(_)),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
             target: self.target.to_wit(),
         };
         let sink = super::log_sink(self.reporter.clone(), id.as_str());
@@ -160,8 +176,20 @@ impl Builder<'_> {
             if layers.contains_key(&name) {
                 return Err(invalid(format!("layer {name} is listed twice")));
             }
-            let dir = layers::check_layer_dir(&layers_dir, &name).map_err(&invalid)?;
-            layers.insert(name.clone(), BuiltLayer { name, types, metadata, dir });
+            let previous = self.analysis.for_buildpack(id.as_str()).and_then(|l| l.get(name.as_str()));
+            let dir_missing = std::fs::symlink_metadata(layers_dir.join(name.as_str())).is_err();
+            let from_previous_image = match previous.map(|p| &p.contents) {
+                Some(PreviousContents::Image { diff_id, descriptor }) if dir_missing && types.launch && !types.cache && !types.build => {
+                    Some((diff_id.clone(), descriptor.clone()))
+                }
+                _ => None,
+            };
+            let dir = if from_previous_image.is_some() {
+                layers_dir.join(name.as_str())
+            } else {
+                layers::check_layer_dir(&layers_dir, &name).map_err(&invalid)?
+            };
+            layers.insert(name.clone(), BuiltLayer { name, types, metadata, dir, from_previous_image });
         }
         let mut processes: Vec<Process> = Vec::new();
         for p in result.processes {

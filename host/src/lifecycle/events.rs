@@ -11,8 +11,12 @@ use serde::Serialize;
 pub enum Phase {
     /// Loading (compiling or fetching from cache) the buildpack components.
     Prepare,
+    /// Reading the previous image's and the cache's layer metadata.
+    Analyze,
     /// Choosing the group and resolving the build plan.
     Detect,
+    /// Restoring cached layers.
+    Restore,
     /// Running each buildpack's build.
     Build,
     /// Writing the image.
@@ -24,7 +28,9 @@ impl Phase {
     pub fn name(self) -> &'static str {
         match self {
             Phase::Prepare => "prepare",
+            Phase::Analyze => "analyze",
             Phase::Detect => "detect",
+            Phase::Restore => "restore",
             Phase::Build => "build",
             Phase::Export => "export",
         }
@@ -101,6 +107,25 @@ pub enum Event {
         digest: String,
         /// Whether the store already had it.
         reused: bool,
+    },
+    /// What analysis found.
+    Analyzed {
+        /// Whether a previous image was found.
+        previous_image: bool,
+        /// Layers known from the previous build.
+        layers: usize,
+    },
+    /// Cached layers were restored.
+    Restored {
+        /// How many.
+        layers: usize,
+    },
+    /// The cache was written.
+    CacheWritten {
+        /// Cached layers.
+        layers: usize,
+        /// The cache dir.
+        dir: String,
     },
     /// The image was written.
     ImageWritten {

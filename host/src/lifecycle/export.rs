@@ -10,7 +10,10 @@
 use std::collections::BTreeMap;
 
 use super::LifecycleError;
+use super::analyze::{Analysis, PreviousContents};
+use super::cache::{Cache, CacheIndex, CachedLayer, INDEX_VERSION};
 use super::build::BuildpackOutput;
+use super::layer_writer::{KnownBlobs, write_or_reuse};
 use super::events::{Event, Reporter};
 use super::launch_metadata::LaunchMetadata;
 use super::workspace::{APP_GUEST_PATH, LAYERS_GUEST_PATH, Workspace};
@@ -18,7 +21,7 @@ use crate::image::labels::{
     BUILD_METADATA_LABEL, BuildMetadata, BuildpackLayerMetadata, BuildpackLayersMetadata, GroupElement,
     LIFECYCLE_METADATA_LABEL, LauncherMetadata, LayerSha, LayersMetadata, ProcessMetadata, RunImageForRebase,
 };
-use crate::image::oci::{History, MEDIA_TYPE_OCI_CONFIG, Manifest, NORMALIZED_CREATED};
+use crate::image::oci::{History, MEDIA_TYPE_OCI_CONFIG, MEDIA_TYPE_OCI_LAYER_GZIP, Manifest, NORMALIZED_CREATED};
 use crate::image::{Descriptor, Image, ImageStore, LayerBlob, LayerBuilder, Owner};
 
 /// Where the launcher lives in the image.
@@ -50,6 +53,10 @@ pub struct Exporter<'a> {
     pub tag: &'a str,
     /// The launcher binary.
     pub launcher: &'a [u8],
+    /// What the previous build left.
+    pub analysis: &'a Analysis,
+    /// Blobs of the previous build, for reuse.
+    pub known: &'a KnownBlobs,
     /// Progress.
     pub reporter: &'a Reporter,
 }
@@ -59,6 +66,8 @@ pub struct Exporter<'a> {
 pub struct ExportReport {
     /// The manifest descriptor.
     pub manifest: Descriptor,
+    /// The blob of each exported buildpack layer: (buildpack id, layer name) -> blob.
+    pub layer_blobs: BTreeMap<(String, String), LayerBlob>,
 }
 
 struct Written {
@@ -89,21 +98,39 @@ impl Exporter<'_> {
 
         let mut launcher_layer = LayerBuilder::new();
         launcher_layer.add_bytes(self.launcher, LAUNCHER_PATH, true, Owner::ROOT)?;
-        let launcher_blob = self.write_layer(&launcher_layer, "launcher")?;
+        let launcher_blob = self.write_layer(&launcher_layer, "launcher", None)?;
         written.push(&launcher_blob, "kiln: launcher".into());
 
         let mut buildpacks_meta = Vec::new();
+        let mut layer_blobs = BTreeMap::new();
         for output in self.outputs {
             let mut layers_meta = BTreeMap::new();
             for layer in &output.layers {
                 let mut sha = String::new();
                 if layer.types.launch {
-                    let image_path = format!("{LAYERS_GUEST_PATH}/{}/{}", output.id.escaped(), layer.name);
-                    let mut builder = LayerBuilder::new();
-                    builder.add_tree(&layer.dir, &image_path, Owner::CNB_USER)?;
-                    let blob = self.write_layer(&builder, &format!("{}:{}", output.id, layer.name))?;
+                    let label = format!("{}:{}", output.id, layer.name);
+                    let blob = match &layer.from_previous_image {
+                        Some((diff_id, _)) => {
+                            let blob = self.known.reuse(diff_id, self.destination)?.ok_or_else(|| {
+                                LifecycleError::InvalidBuildOutput {
+                                    buildpack: output.id.to_string(),
+                                    message: format!("layer {} was kept from the previous image, which no longer has it", layer.name),
+                                }
+                            })?;
+                            (self.reporter)(&Event::LayerExported { name: label.clone(), digest: blob.digest.to_string(), reused: true });
+                            blob
+                        }
+                        None => {
+                            let image_path = format!("{LAYERS_GUEST_PATH}/{}/{}", output.id.escaped(), layer.name);
+                            let mut builder = LayerBuilder::new();
+                            builder.add_tree(&layer.dir, &image_path, Owner::CNB_USER)?;
+                            let previous = self.previous_diff_id(output.id.as_str(), layer.name.as_str());
+                            self.write_layer(&builder, &label, previous.as_ref())?
+                        }
+                    };
                     sha = blob.diff_id.to_string();
-                    written.push(&blob, format!("kiln: {}:{}", output.id, layer.name));
+                    written.push(&blob, format!("kiln: {label}"));
+                    layer_blobs.insert((output.id.to_string(), layer.name.to_string()), blob);
                 }
                 if layer.types.launch {
                     layers_meta.insert(
@@ -128,7 +155,7 @@ impl Exporter<'_> {
 
         let mut app_layer = LayerBuilder::new();
         app_layer.add_tree(&self.workspace.app(), APP_GUEST_PATH, Owner::CNB_USER)?;
-        let app_blob = self.write_layer(&app_layer, "app")?;
+        let app_blob = self.write_layer(&app_layer, "app", self.analysis.app_diff_ids.first())?;
         written.push(&app_blob, "kiln: app".into());
 
         let launch = LaunchMetadata::new(self.outputs);
@@ -137,7 +164,7 @@ impl Exporter<'_> {
         for process in &launch.processes {
             process_layer.add_symlink(&format!("{PROCESS_DIR}/{}", process.process_type), LAUNCHER_PATH, Owner::ROOT)?;
         }
-        let process_blob = self.write_layer(&process_layer, "process-types")?;
+        let process_blob = self.write_layer(&process_layer, "process-types", None)?;
         written.push(&process_blob, "kiln: process types".into());
 
         let mut config_layer = LayerBuilder::new();
@@ -147,7 +174,7 @@ impl Exporter<'_> {
             false,
             Owner::CNB_USER,
         )?;
-        let config_blob = self.write_layer(&config_layer, "config")?;
+        let config_blob = self.write_layer(&config_layer, "config", None)?;
         written.push(&config_blob, "kiln: config".into());
 
         let lifecycle_metadata = LayersMetadata {
@@ -226,13 +253,23 @@ impl Exporter<'_> {
         );
         let descriptor = self.destination.write_image(&manifest, &config)?;
         self.destination.tag(self.tag, &descriptor)?;
-        Ok(ExportReport { manifest: descriptor })
+        Ok(ExportReport { manifest: descriptor, layer_blobs })
     }
 
-    fn write_layer(&self, builder: &LayerBuilder, name: &str) -> Result<LayerBlob, LifecycleError> {
-        let blob = builder.write_blob(self.destination)?;
-        (self.reporter)(&Event::LayerExported { name: name.into(), digest: blob.digest.to_string(), reused: false });
+    /// Write a layer, reusing the previous build's blob when its content hashes to `previous`.
+    fn write_layer(&self, builder: &LayerBuilder, name: &str, previous: Option<&crate::image::Digest>) -> Result<LayerBlob, LifecycleError> {
+        let (blob, reused) = write_or_reuse(builder, self.destination, previous, self.known)?;
+        (self.reporter)(&Event::LayerExported { name: name.into(), digest: blob.digest.to_string(), reused });
         Ok(blob)
+    }
+
+    /// The diffID this buildpack layer had in the previous build, if any.
+    fn previous_diff_id(&self, buildpack: &str, layer: &str) -> Option<crate::image::Digest> {
+        let previous = self.analysis.for_buildpack(buildpack)?.get(layer)?;
+        Some(match &previous.contents {
+            super::analyze::PreviousContents::Cache(cached) => cached.diff_id.clone(),
+            super::analyze::PreviousContents::Image { diff_id, .. } => diff_id.clone(),
+        })
     }
 
     /// Make the destination hold every blob of the run image (a no-op when it already does).
@@ -250,4 +287,56 @@ impl Exporter<'_> {
 
 fn json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("label values are plain data")
+}
+
+/// Write the cache for the next build: every `cache` layer, as a blob in the cache store
+/// (copied from the image when it was exported, else tarred, or reused when unchanged),
+/// and the new index. Layers without `cache` are dropped from it.
+pub fn export_cache(
+    outputs: &[BuildpackOutput],
+    exported: &ExportReport,
+    destination: &ImageStore,
+    analysis: &Analysis,
+    known: &KnownBlobs,
+    cache: &mut Cache,
+) -> Result<usize, LifecycleError> {
+    let mut index = CacheIndex { version: INDEX_VERSION, buildpacks: BTreeMap::new() };
+    let mut count = 0;
+    for output in outputs {
+        for layer in output.layers.iter().filter(|l| l.types.cache) {
+            let key = (output.id.to_string(), layer.name.to_string());
+            let blob = match exported.layer_blobs.get(&key) {
+                Some(blob) => {
+                    if !cache.store().has_blob(&blob.digest) {
+                        cache.store().put_blob_from_path(destination.blob_path(&blob.digest), MEDIA_TYPE_OCI_LAYER_GZIP)?;
+                    }
+                    blob.clone()
+                }
+                None => {
+                    let image_path = format!("{LAYERS_GUEST_PATH}/{}/{}", output.id.escaped(), layer.name);
+                    let mut builder = LayerBuilder::new();
+                    builder.add_tree(&layer.dir, &image_path, Owner::CNB_USER)?;
+                    let previous = analysis.for_buildpack(output.id.as_str()).and_then(|l| l.get(layer.name.as_str())).and_then(|p| match &p.contents {
+                        PreviousContents::Cache(cached) => Some(cached.diff_id.clone()),
+                        PreviousContents::Image { .. } => None,
+                    });
+                    write_or_reuse(&builder, cache.store(), previous.as_ref(), known)?.0
+                }
+            };
+            index.buildpacks.entry(key.0).or_default().insert(
+                key.1,
+                CachedLayer {
+                    diff_id: blob.diff_id,
+                    digest: blob.digest,
+                    size: blob.size,
+                    launch: layer.types.launch,
+                    build: layer.types.build,
+                    metadata: layer.metadata.clone(),
+                },
+            );
+            count += 1;
+        }
+    }
+    cache.save(index)?;
+    Ok(count)
 }

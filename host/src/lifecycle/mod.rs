@@ -5,13 +5,17 @@
 //! [`build::Builder::build`], [`export::Exporter::export`]), as the CNB lifecycle's
 //! `phase/*.go` are. Phases report progress as [`events::Event`]s and never print.
 
+pub mod analyze;
 pub mod build;
+pub mod cache;
 pub mod detect;
 pub mod events;
 pub mod export;
 pub mod launch_metadata;
+pub mod layer_writer;
 pub mod plan;
 pub mod prepare;
+pub mod restore;
 pub mod workspace;
 
 mod error;

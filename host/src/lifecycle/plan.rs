@@ -153,3 +153,7 @@ fn run_trial(candidates: &[Candidate], choice: &[usize]) -> Option<Resolved> {
         members.retain(|i| !unmet.contains(i));
     }
 }
+
+#[cfg(test)]
+#[path = "plan_tests.rs"]
+mod plan_tests;

@@ -6,7 +6,12 @@ use std::time::Instant;
 use super::build::Builder;
 use super::detect::Detector;
 use super::events::{Event, Phase, Reporter, millis};
-use super::export::{Exporter, RunImage};
+use super::analyze::analyze;
+use super::cache::Cache;
+use super::export::{Exporter, RunImage, export_cache};
+use super::layer_writer::KnownBlobs;
+use super::restore::restore;
+use crate::image::oci::MEDIA_TYPE_OCI_LAYER_GZIP;
 use super::prepare::prepare;
 use super::workspace::Workspace;
 use super::{LifecycleError, Target};
@@ -34,6 +39,10 @@ pub struct BuildRequest {
     pub store_dir: PathBuf,
     /// Where temporary build dirs go.
     pub work_dir: PathBuf,
+    /// The build cache dir for this image.
+    pub cache_dir: PathBuf,
+    /// Drop the cache before building.
+    pub clear_cache: bool,
 }
 
 /// What a build produced.
@@ -80,6 +89,34 @@ pub fn run_build(request: &BuildRequest, sandbox: &Sandbox, reporter: &Reporter)
         distro_version: run_image.label(BASE_DISTRO_VERSION_LABEL).map(str::to_string),
     };
 
+    let (destination, tag) = open_ref(&request.image, &request.store_dir)?;
+    if request.clear_cache {
+        Cache::clear(&request.cache_dir)?;
+    }
+    let mut cache = Cache::open(&request.cache_dir)?;
+    let (mut analysis, known) = timed(Phase::Analyze, reporter, || {
+        let previous = match destination.resolve(&tag)? {
+            Some(descriptor) => destination.read_image_at(&descriptor).ok(),
+            None => None,
+        };
+        let analysis = analyze(previous.as_ref(), Some(&cache));
+        let mut known = KnownBlobs::default();
+        for (diff_id, descriptor) in &analysis.image_blobs {
+            known.add(diff_id.clone(), descriptor.clone(), destination.blob_path(&descriptor.digest));
+        }
+        for layers in cache.index.buildpacks.values() {
+            for layer in layers.values() {
+                let descriptor = Descriptor::new(MEDIA_TYPE_OCI_LAYER_GZIP, layer.digest.clone(), layer.size);
+                known.add(layer.diff_id.clone(), descriptor, cache.store().blob_path(&layer.digest));
+            }
+        }
+        reporter(&Event::Analyzed {
+            previous_image: previous.is_some(),
+            layers: analysis.layers.values().map(|l| l.len()).sum(),
+        });
+        Ok((analysis, known))
+    })?;
+
     let buildpacks = timed(Phase::Prepare, reporter, || prepare(sandbox, &request.buildpacks, &request.limits, reporter))?;
     let order = Order::single_group(buildpacks.iter().map(|b| b.id().clone()));
     let workspace = Workspace::create(&request.work_dir, &request.app_dir, &request.env)?;
@@ -97,6 +134,12 @@ pub fn run_build(request: &BuildRequest, sandbox: &Sandbox, reporter: &Reporter)
         .detect()
     })?;
 
+    timed(Phase::Restore, reporter, || {
+        let layers = restore(&group, &mut analysis, &cache, &workspace)?;
+        reporter(&Event::Restored { layers });
+        Ok(())
+    })?;
+
     let outputs = timed(Phase::Build, reporter, || {
         Builder {
             group: &group,
@@ -104,12 +147,12 @@ pub fn run_build(request: &BuildRequest, sandbox: &Sandbox, reporter: &Reporter)
             platform_env: &request.env,
             target: &target,
             limits: &request.limits,
+            analysis: &analysis,
             reporter,
         }
         .build()
     })?;
 
-    let (destination, tag) = open_ref(&request.image, &request.store_dir)?;
     let report = timed(Phase::Export, reporter, || {
         Exporter {
             outputs: &outputs,
@@ -118,9 +161,16 @@ pub fn run_build(request: &BuildRequest, sandbox: &Sandbox, reporter: &Reporter)
             destination: &destination,
             tag: &tag,
             launcher: crate::LAUNCHER,
+            analysis: &analysis,
+            known: &known,
             reporter,
         }
         .export()
+        .and_then(|report| {
+            let layers = export_cache(&outputs, &report, &destination, &analysis, &known, &mut cache)?;
+            reporter(&Event::CacheWritten { layers, dir: cache.dir().display().to_string() });
+            Ok(report)
+        })
     })?;
     reporter(&Event::ImageWritten { reference: request.image.to_string(), digest: report.manifest.digest.to_string() });
     Ok(BuildReport { manifest: report.manifest, group: outputs.iter().map(|o| o.id.to_string()).collect() })
