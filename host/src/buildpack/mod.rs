@@ -8,6 +8,7 @@
 pub mod descriptor;
 pub mod names;
 pub mod order;
+pub mod project;
 pub mod source;
 
 pub use descriptor::BuildpackDescriptor;

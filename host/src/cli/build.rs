@@ -7,6 +7,7 @@ use clap::Args;
 use super::dirs::Dirs;
 use super::exit::{CliError, ExitCode};
 use super::output::Output;
+use crate::buildpack::project::ProjectDescriptor;
 use crate::buildpack::{BuildpackSource, bundled_buildpacks};
 use crate::image::ImageRef;
 use crate::lifecycle::cache::Cache;
@@ -39,6 +40,9 @@ pub struct BuildArgs {
     /// Drop the build cache before building (layers are rebuilt from scratch).
     #[arg(long)]
     pub clear_cache: bool,
+    /// A file of NAME=VALUE lines (blank lines and # comments skipped) for buildpacks.
+    #[arg(long, value_name = "FILE")]
+    pub env_file: Vec<PathBuf>,
     /// Memory limit per buildpack call.
     #[arg(long, value_name = "SIZE", default_value = "1GiB")]
     pub limit_memory: String,
@@ -67,16 +71,40 @@ impl BuildArgs {
         })
     }
 
-    fn env(&self) -> Result<Vec<(String, String)>, CliError> {
-        self.env
-            .iter()
-            .map(|kv| match kv.split_once('=') {
-                Some((k, v)) if !k.is_empty() && !k.contains(['/', '\0']) && k != "." && k != ".." => {
-                    Ok((k.to_string(), v.to_string()))
+    /// The platform env: project.toml first, then env files, then `--env` (later wins).
+    fn env(&self, project: &ProjectDescriptor) -> Result<Vec<(String, String)>, CliError> {
+        let mut env: Vec<(String, String)> = project.env.clone();
+        for file in &self.env_file {
+            let text = std::fs::read_to_string(file)
+                .map_err(|e| bad_input(format!("cannot read --env-file {}: {e}", file.display())))?;
+            for (number, line) in text.lines().enumerate() {
+                let line = line.trim();
+                if line.is_empty() || line.starts_with('#') {
+                    continue;
                 }
-                _ => Err(bad_input(format!("--env {kv:?}: expected NAME=VALUE with a plain NAME"))),
-            })
-            .collect()
+                let pair = parse_env(line).map_err(|e| bad_input(format!("{} line {}: {e}", file.display(), number + 1)))?;
+                env.push(pair);
+            }
+        }
+        for kv in &self.env {
+            env.push(parse_env(kv).map_err(|e| bad_input(format!("--env {kv:?}: {e}")))?);
+        }
+        // One value per name: the last one given.
+        let mut merged: Vec<(String, String)> = Vec::new();
+        for (name, value) in env {
+            merged.retain(|(n, _)| n != &name);
+            merged.push((name, value));
+        }
+        Ok(merged)
+    }
+}
+
+fn parse_env(kv: &str) -> Result<(String, String), String> {
+    match kv.split_once('=') {
+        Some((k, v)) if !k.is_empty() && !k.contains(['/', '\0']) && k != "." && k != ".." => {
+            Ok((k.to_string(), v.to_string()))
+        }
+        _ => Err("expected NAME=VALUE with a plain NAME".into()),
     }
 }
 
@@ -88,20 +116,24 @@ pub fn run(args: BuildArgs, out: &Output) -> Result<(), CliError> {
         bad_input("no run image given: pass --run-image REF (make one from a root filesystem with `kiln base from-dir DIR --tag NAME`)")
     })?;
     let run_image = ImageRef::parse(run_image).map_err(|e| bad_input(format!("--run-image: {e}")))?;
-    let buildpacks = if args.buildpacks.is_empty() {
+    let project = ProjectDescriptor::read(&args.path).map_err(bad_input)?.unwrap_or_default();
+    let file_filter = project.file_filter().map_err(|e| bad_input(format!("project.toml: {e}")))?;
+    let requested: Vec<String> = if args.buildpacks.is_empty() { project.group.clone() } else { args.buildpacks.clone() };
+    let buildpacks = if requested.is_empty() {
         bundled_buildpacks()
             .iter()
             .map(|(id, wasm)| BuildpackSource { wasm: wasm.to_vec(), origin: format!("bundled:{id}") })
             .collect()
     } else {
-        args.buildpacks.iter().map(|b| BuildpackSource::resolve(b).map_err(bad_input)).collect::<Result<Vec<_>, _>>()?
+        requested.iter().map(|b| resolve_buildpack(b, &args.path)).collect::<Result<Vec<_>, _>>()?
     };
     let request = BuildRequest {
         image,
         app_dir: args.path.clone(),
         buildpacks,
         run_image,
-        env: args.env()?,
+        env: args.env(&project)?,
+        file_filter,
         limits: args.limits()?,
         store_dir: dirs.store.clone(),
         work_dir: dirs.work.clone(),
@@ -114,4 +146,14 @@ pub fn run(args: BuildArgs, out: &Output) -> Result<(), CliError> {
         out.result(&format!("{}@{}", request.image, report.manifest.digest));
     }
     Ok(())
+}
+
+/// A buildpack reference: a bundled id, or a path (relative paths from project.toml are
+/// relative to the app dir).
+fn resolve_buildpack(reference: &str, app_dir: &std::path::Path) -> Result<BuildpackSource, CliError> {
+    let in_app = app_dir.join(reference);
+    if !std::path::Path::new(reference).exists() && in_app.is_file() {
+        return BuildpackSource::from_file(&in_app).map_err(bad_input);
+    }
+    BuildpackSource::resolve(reference).map_err(bad_input)
 }

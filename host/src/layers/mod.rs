@@ -5,6 +5,8 @@
 //! [`check_layer_dir`] makes sure a layer is a real directory inside the buildpack's own
 //! layers dir, not a symlink to somewhere else.
 
+pub mod env;
+
 use std::fmt;
 use std::path::{Path, PathBuf};
 

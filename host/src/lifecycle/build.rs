@@ -16,6 +16,7 @@ use super::plan::PlanEntry;
 use super::workspace::{APP_GUEST_PATH, LAYERS_GUEST_PATH, PLATFORM_GUEST_PATH, Workspace};
 use super::{LifecycleError, Target};
 use crate::buildpack::{BuildpackId, ProcessType};
+use crate::layers::env::BuildEnv;
 use crate::layers::{self, BuiltLayer, LayerName, LayerTypes};
 use crate::sandbox::bindings::types as wit;
 use crate::sandbox::{Grants, Limits};
@@ -81,17 +82,24 @@ impl Builder<'_> {
     /// Run every buildpack's build in order.
     pub fn build(&self) -> Result<Vec<BuildpackOutput>, LifecycleError> {
         let mut outputs: Vec<BuildpackOutput> = Vec::new();
-        // Plan entries reported unmet travel to the next provider of that name.
-        let mut unmet_carry: Vec<PlanEntry> = Vec::new();
+        let mut env = BuildEnv::new(self.platform_env);
+        // Plan entries an earlier provider met do not reach later providers; unmet ones do.
+        let mut met: Vec<String> = Vec::new();
         for member in self.group {
             let started = Instant::now();
             let id = member.buildpack.id();
             (self.reporter)(&Event::BuildpackBuilding { id: id.to_string() });
-            let mut plan = member.plan.clone();
-            plan.extend(unmet_carry.drain(..).filter(|e| !member.plan.iter().any(|p| p.name == e.name)));
-            let result = self.build_one(member, &plan, &outputs)?;
+            let plan: Vec<PlanEntry> = member.plan.iter().filter(|e| !met.contains(&e.name)).cloned().collect();
+            let result = self.build_one(member, &plan, &outputs, &env)?;
             let output = self.check(member, result.clone(), &plan)?;
-            unmet_carry = plan.iter().filter(|e| result.unmet.contains(&e.name)).cloned().collect();
+            met.extend(plan.iter().filter(|e| !result.unmet.contains(&e.name)).map(|e| e.name.clone()));
+            for layer in output.layers.iter().filter(|l| l.types.build) {
+                let image_path = format!("{LAYERS_GUEST_PATH}/{}/{}", output.id.escaped(), layer.name);
+                env.add_build_layer(&image_path, &layer.dir).map_err(|e| LifecycleError::InvalidBuildOutput {
+                    buildpack: id.to_string(),
+                    message: format!("layer {}: {e}", layer.name),
+                })?;
+            }
             (self.reporter)(&Event::BuildpackBuilt { id: id.to_string(), millis: millis(started.elapsed()) });
             outputs.push(output);
         }
@@ -103,6 +111,7 @@ impl Builder<'_> {
         member: &GroupMember,
         plan: &[PlanEntry],
         earlier: &[BuildpackOutput],
+        env: &BuildEnv,
     ) -> Result<wit::BuildResult, LifecycleError> {
         let buildpack = &member.buildpack;
         let id = buildpack.id();
@@ -120,8 +129,15 @@ impl Builder<'_> {
                 grants = grants.read_only(&layer.dir, &guest);
             }
         }
-        let env: &[(String, String)] = if buildpack.descriptor.buildpack.clear_env { &[] } else { self.platform_env };
-        grants = super::cnb_env(grants, self.target, env)
+        let clear_env = buildpack.descriptor.buildpack.clear_env;
+        let vars: Vec<(String, String)> = if clear_env {
+            env.layer_vars().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        } else {
+            env.vars().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        };
+        let platform_env: &[(String, String)] = if clear_env { &[] } else { self.platform_env };
+        // The CNB variables are granted last, so a layer's env file cannot override them.
+        grants = super::cnb_env(grants, self.target, &vars)
             .env("CNB_BUILDPACK_ID", id.as_str())
             .env("CNB_LAYERS_DIR", &layers_guest)
             .env("HOME", "/tmp");
@@ -129,7 +145,7 @@ impl Builder<'_> {
             app_dir: APP_GUEST_PATH.into(),
             layers_dir: layers_guest,
             platform_dir: PLATFORM_GUEST_PATH.into(),
-            platform_env: super::wit_env(env),
+            platform_env: super::wit_env(platform_env),
             plan: plan
                 .iter()
                 .map(|e| wit::PlanEntry { name: e.name.clone(), metadata: toml::to_string(&e.metadata).unwrap_or_default() })

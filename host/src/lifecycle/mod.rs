@@ -55,7 +55,8 @@ impl Target {
 
 /// Grant the CNB variables every buildpack call sees, plus the platform env.
 fn cnb_env(mut grants: Grants, target: &Target, platform_env: &[(String, String)]) -> Grants {
-    for (name, value) in platform_env {
+    // `CNB_` is reserved for the lifecycle: a user or layer value of that name is dropped.
+    for (name, value) in platform_env.iter().filter(|(name, _)| !name.starts_with("CNB_")) {
         grants = grants.env(name, value);
     }
     grants = grants

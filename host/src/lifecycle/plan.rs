@@ -147,7 +147,10 @@ fn run_trial(candidates: &[Candidate], choice: &[usize]) -> Option<Resolved> {
                 .collect();
             return Some(Resolved { members });
         }
-        if unmet.iter().any(|&i| !candidates[i].optional) {
+        // As the lifecycle does: a buildpack counts as optional only in its last
+        // alternative, so its earlier `or` alternatives are tried as if it were required.
+        let droppable = |i: usize| candidates[i].optional && choice[i] + 1 >= candidates[i].options.len();
+        if unmet.iter().any(|&i| !droppable(i)) {
             return None;
         }
         members.retain(|i| !unmet.contains(i));

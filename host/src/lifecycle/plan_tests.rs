@@ -136,7 +136,7 @@ const CASES: &[Case] = &[
         name: "provide_nobody_requires_fails_a_required_provider",
         candidates: &[
             Bp { id: "node", optional: false, options: &[Opt { provides: &["node"], requires: &[] }] },
-            Bp { id: "app", optional: false, options: &[EMPTY] },
+            Bp { id: "web", optional: false, options: &[EMPTY] },
         ],
         expect: None,
     },
@@ -144,9 +144,9 @@ const CASES: &[Case] = &[
         name: "provide_nobody_requires_drops_an_optional_provider",
         candidates: &[
             Bp { id: "node", optional: true, options: &[Opt { provides: &["node"], requires: &[] }] },
-            Bp { id: "app", optional: false, options: &[EMPTY] },
+            Bp { id: "web", optional: false, options: &[EMPTY] },
         ],
-        expect: Some(&[("app", &[])]),
+        expect: Some(&[("web", &[])]),
     },
     Case {
         name: "provider_after_the_requirer_fails_when_required",

@@ -15,6 +15,7 @@ use crate::image::oci::MEDIA_TYPE_OCI_LAYER_GZIP;
 use super::prepare::prepare;
 use super::workspace::Workspace;
 use super::{LifecycleError, Target};
+use crate::buildpack::project::FileFilter;
 use crate::buildpack::{BuildpackSource, Order};
 use crate::image::labels::{BASE_DISTRO_NAME_LABEL, BASE_DISTRO_VERSION_LABEL};
 use crate::image::{Descriptor, ImageRef, ImageStore};
@@ -31,8 +32,10 @@ pub struct BuildRequest {
     pub buildpacks: Vec<BuildpackSource>,
     /// The run image.
     pub run_image: ImageRef,
-    /// The platform env (`--env`).
+    /// The platform env (`--env`, `--env-file`, project.toml).
     pub env: Vec<(String, String)>,
+    /// Which app files are part of the app (project.toml include/exclude).
+    pub file_filter: FileFilter,
     /// Limits per buildpack call.
     pub limits: Limits,
     /// The local image store.
@@ -119,7 +122,7 @@ pub fn run_build(request: &BuildRequest, sandbox: &Sandbox, reporter: &Reporter)
 
     let buildpacks = timed(Phase::Prepare, reporter, || prepare(sandbox, &request.buildpacks, &request.limits, reporter))?;
     let order = Order::single_group(buildpacks.iter().map(|b| b.id().clone()));
-    let workspace = Workspace::create(&request.work_dir, &request.app_dir, &request.env)?;
+    let workspace = Workspace::create(&request.work_dir, &request.app_dir, &request.file_filter, &request.env)?;
 
     let group = timed(Phase::Detect, reporter, || {
         Detector {

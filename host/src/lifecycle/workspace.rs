@@ -12,6 +12,7 @@ use tempfile::TempDir;
 
 use super::LifecycleError;
 use crate::buildpack::BuildpackId;
+use crate::buildpack::project::FileFilter;
 
 /// Guest path of the app dir (and its path in the image).
 pub const APP_GUEST_PATH: &str = "/workspace";
@@ -27,7 +28,12 @@ pub struct Workspace {
 
 impl Workspace {
     /// Make the directories under `parent` and copy the app from `source`.
-    pub fn create(parent: &Path, source: &Path, platform_env: &[(String, String)]) -> Result<Self, LifecycleError> {
+    pub fn create(
+        parent: &Path,
+        source: &Path,
+        filter: &FileFilter,
+        platform_env: &[(String, String)],
+    ) -> Result<Self, LifecycleError> {
         fs::create_dir_all(parent).map_err(|e| LifecycleError::io("create the work dir", parent, e))?;
         let root = tempfile::Builder::new()
             .prefix("build-")
@@ -37,7 +43,7 @@ impl Workspace {
         for dir in [ws.app(), ws.layers(), ws.platform().join("env"), ws.root.path().join("tmp")] {
             fs::create_dir_all(&dir).map_err(|e| LifecycleError::io("create", &dir, e))?;
         }
-        copy_tree(source, &ws.app())?;
+        copy_tree(source, &ws.app(), filter)?;
         for (name, value) in platform_env {
             let file = ws.platform().join("env").join(name);
             fs::write(&file, value).map_err(|e| LifecycleError::io("write the platform env file", &file, e))?;
@@ -79,8 +85,13 @@ impl Workspace {
 }
 
 /// Copy a directory tree: files, dirs and symlinks (as symlinks); other file types are skipped.
-fn copy_tree(source: &Path, dest: &Path) -> Result<(), LifecycleError> {
-    for entry in walkdir::WalkDir::new(source).follow_links(false).sort_by_file_name().min_depth(1) {
+fn copy_tree(source: &Path, dest: &Path, filter: &FileFilter) -> Result<(), LifecycleError> {
+    let walker = walkdir::WalkDir::new(source).follow_links(false).sort_by_file_name().min_depth(1);
+    let entries = walker.into_iter().filter_entry(|e| {
+        let relative = e.path().strip_prefix(source).unwrap_or(e.path());
+        filter.keeps(relative, e.file_type().is_dir())
+    });
+    for entry in entries {
         let entry = entry.map_err(|e| {
             let path = e.path().unwrap_or(source).to_path_buf();
             LifecycleError::io("read the app dir", &path, e.into())
@@ -88,7 +99,13 @@ fn copy_tree(source: &Path, dest: &Path) -> Result<(), LifecycleError> {
         let relative = entry.path().strip_prefix(source).expect("walkdir stays under its root");
         let target = dest.join(relative);
         let file_type = entry.file_type();
+        if let Some(parent) = target.parent() {
+            fs::create_dir_all(parent).map_err(|e| LifecycleError::io("create", parent, e))?;
+        }
         if file_type.is_dir() {
+            if !filter.copies_every_dir() {
+                continue; // with `include`, a directory exists only if a kept file is in it
+            }
             fs::create_dir_all(&target).map_err(|e| LifecycleError::io("create", &target, e))?;
         } else if file_type.is_symlink() {
             let link = fs::read_link(entry.path()).map_err(|e| LifecycleError::io("read the symlink", entry.path(), e))?;

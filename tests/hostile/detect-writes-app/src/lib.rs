@@ -33,7 +33,7 @@ impl Buildpack for DetectWritesApp {
         // The private /tmp is writable, but hard-linking an app file into it must not give
         // a writable handle on the read-only app.
         outcome("hard_link app.txt into /tmp", std::fs::hard_link(app.join("app.txt"), "/tmp/app-link"));
-        outcome("symlink in app", std::os::wasi::fs::symlink_path("app.txt", app.join("detect-link")));
+        outcome("symlink in app", hostile_common::symlink("app.txt", &app.join("detect-link")));
         Ok(DetectResult::pass())
     }
 

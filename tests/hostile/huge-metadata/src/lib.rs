@@ -16,7 +16,7 @@ fn deep_array() -> String {
 }
 
 fn deep_table() -> String {
-    format!("a = {}b = 1{}\n", "{ b = ".repeat(DEPTH), " }".repeat(DEPTH))
+    format!("a = {}1{}\n", "{ b = ".repeat(DEPTH), " }".repeat(DEPTH))
 }
 
 impl Buildpack for HugeMetadata {

@@ -27,11 +27,9 @@ impl Buildpack for MemoryBomb {
         let mut hoard: Vec<Vec<u8>> = Vec::new();
         loop {
             let mut block = Vec::new();
-            if graceful {
-                if let Err(e) = block.try_reserve_exact(BLOCK) {
-                    kiln_sdk::log::info(&format!("REFUSED after {} MiB: {e}", hoard.len() * 64));
-                    return Ok(BuildResult::new());
-                }
+            if graceful && let Err(e) = block.try_reserve_exact(BLOCK) {
+                kiln_sdk::log::info(&format!("REFUSED after {} MiB: {e}", hoard.len() * 64));
+                return Ok(BuildResult::new());
             }
             block.resize(BLOCK, 1u8);
             touch(&mut block);

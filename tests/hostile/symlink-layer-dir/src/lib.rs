@@ -21,7 +21,7 @@ impl Buildpack for SymlinkLayerDir {
         };
         let mut made = false;
         for target in targets {
-            match std::os::wasi::fs::symlink_path(target, &link) {
+            match hostile_common::symlink(target, &link) {
                 Ok(()) => {
                     kiln_sdk::log::info(&format!("LINKED {} -> {target}", link.display()));
                     made = true;

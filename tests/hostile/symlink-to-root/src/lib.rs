@@ -12,7 +12,7 @@ use kiln_sdk::{BuildContext, BuildResult, Buildpack, DetectContext, DetectResult
 struct SymlinkToRoot;
 
 fn symlink(target: &str, link: &Path) {
-    match std::os::wasi::fs::symlink_path(target, link) {
+    match hostile_common::symlink(target, link) {
         Ok(()) => kiln_sdk::log::info(&format!("LINKED {} -> {target}", link.display())),
         Err(e) => kiln_sdk::log::info(&format!("DENIED link {} -> {target}: {e}", link.display())),
     }

@@ -34,7 +34,7 @@ impl Buildpack for WriteOutside {
                 Err(e) => kiln_sdk::log::info(&format!("DENIED {path}: {e}")),
             }
         }
-        for dir in [format!("/layers/other-bp"), format!("/workspace/../{marker}-dir")] {
+        for dir in ["/layers/other-bp".to_string(), format!("/workspace/../{marker}-dir")] {
             match std::fs::create_dir_all(&dir) {
                 Ok(()) => kiln_sdk::log::info(&format!("MADE {dir}")),
                 Err(e) => kiln_sdk::log::info(&format!("DENIED {dir}: {e}")),
