@@ -5,6 +5,7 @@
 //! buildpack's component comes from: the ones bundled into the kiln binary or a `.wasm`
 //! file ([`source`]).
 
+pub mod builder;
 pub mod descriptor;
 pub mod names;
 pub mod order;

@@ -8,7 +8,8 @@ use super::dirs::Dirs;
 use super::exit::{CliError, ExitCode};
 use super::output::Output;
 use crate::buildpack::project::ProjectDescriptor;
-use crate::buildpack::{BuildpackSource, bundled_buildpacks};
+use crate::buildpack::BuildpackSource;
+use crate::buildpack::builder::Builder;
 use crate::image::ImageRef;
 use crate::lifecycle::cache::Cache;
 use crate::lifecycle::{BuildRequest, run_build};
@@ -28,7 +29,12 @@ pub struct BuildArgs {
     /// (repeat for a group, in order; default: every bundled buildpack).
     #[arg(short, long = "buildpack", value_name = "PATH_OR_ID")]
     pub buildpacks: Vec<String>,
-    /// The run image the app layers go on: NAME[:TAG] in the local store or oci:DIR[:TAG].
+    /// A builder.toml (pack's format): buildpacks, order of groups, run image. Default:
+    /// kiln's embedded builder. Ignored when --buildpack or project.toml names buildpacks.
+    #[arg(long, value_name = "FILE")]
+    pub builder: Option<PathBuf>,
+    /// The run image the app layers go on: NAME[:TAG] in the local store or oci:DIR[:TAG]
+    /// (default: the builder's run image).
     #[arg(long, value_name = "REF")]
     pub run_image: Option<String>,
     /// A build-time environment variable for buildpacks (repeatable).
@@ -112,25 +118,28 @@ fn parse_env(kv: &str) -> Result<(String, String), String> {
 pub fn run(args: BuildArgs, out: &Output) -> Result<(), CliError> {
     let dirs = Dirs::from_env();
     let image = ImageRef::parse(&args.image).map_err(|e| bad_input(e.to_string()))?;
-    let run_image = args.run_image.as_deref().ok_or_else(|| {
-        bad_input("no run image given: pass --run-image REF (make one from a root filesystem with `kiln base from-dir DIR --tag NAME`)")
-    })?;
-    let run_image = ImageRef::parse(run_image).map_err(|e| bad_input(format!("--run-image: {e}")))?;
     let project = ProjectDescriptor::read(&args.path).map_err(bad_input)?.unwrap_or_default();
     let file_filter = project.file_filter().map_err(|e| bad_input(format!("project.toml: {e}")))?;
     let requested: Vec<String> = if args.buildpacks.is_empty() { project.group.clone() } else { args.buildpacks.clone() };
-    let buildpacks = if requested.is_empty() {
-        bundled_buildpacks()
-            .iter()
-            .map(|(id, wasm)| BuildpackSource { wasm: wasm.to_vec(), origin: format!("bundled:{id}") })
-            .collect()
-    } else {
-        requested.iter().map(|b| resolve_buildpack(b, &args.path)).collect::<Result<Vec<_>, _>>()?
+    let builder = match &args.builder {
+        Some(path) => Builder::read(path).map_err(bad_input)?,
+        None => Builder::default_builder(),
     };
+    let (buildpacks, order) = if requested.is_empty() {
+        let sources = builder.buildpacks.iter().map(|b| resolve_buildpack(b, &args.path)).collect::<Result<Vec<_>, _>>()?;
+        (sources, Some(builder.order.clone()))
+    } else {
+        (requested.iter().map(|b| resolve_buildpack(b, &args.path)).collect::<Result<Vec<_>, _>>()?, None)
+    };
+    let run_image = args.run_image.clone().or(builder.run_image.clone()).ok_or_else(|| {
+        bad_input("no run image given: pass --run-image REF (make one from a root filesystem with `kiln base from-dir DIR --tag NAME`)")
+    })?;
+    let run_image = ImageRef::parse(&run_image).map_err(|e| bad_input(format!("--run-image: {e}")))?;
     let request = BuildRequest {
         image,
         app_dir: args.path.clone(),
         buildpacks,
+        order,
         run_image,
         env: args.env(&project)?,
         file_filter,

@@ -9,7 +9,9 @@ use super::plan::{self, Candidate, PlanEntry, PlanOption, Require};
 use super::prepare::ReadyBuildpack;
 use super::workspace::{APP_GUEST_PATH, PLATFORM_GUEST_PATH, Workspace};
 use super::{LifecycleError, Target};
-use crate::buildpack::Order;
+use std::collections::HashMap;
+
+use crate::buildpack::{BuildpackId, Order};
 use crate::sandbox::bindings::types as wit;
 use crate::sandbox::{Grants, Limits};
 
@@ -20,6 +22,13 @@ pub struct GroupMember {
     pub buildpack: ReadyBuildpack,
     /// Its resolved plan entries.
     pub plan: Vec<PlanEntry>,
+}
+
+/// What one buildpack's detect said.
+enum Outcome {
+    Passed(ReadyBuildpack, Vec<PlanOption>),
+    Failed,
+    Errored(String),
 }
 
 /// The inputs of detection.
@@ -45,46 +54,51 @@ impl Detector<'_> {
     pub fn detect(&self) -> Result<Vec<GroupMember>, LifecycleError> {
         let mut failures: Vec<String> = Vec::new();
         let mut errored = false;
+        // Detect is a pure function of the app: each buildpack runs once, even if several
+        // groups name it, and a group's buildpacks run concurrently.
+        let mut outcomes: HashMap<BuildpackId, Outcome> = HashMap::new();
         for (index, group) in self.order.groups.iter().enumerate() {
-            let mut candidates: Vec<Candidate> = Vec::new();
-            let mut ready: Vec<ReadyBuildpack> = Vec::new();
-            let mut group_failed = false;
+            let mut pending: Vec<&ReadyBuildpack> = Vec::new();
             for entry in &group.entries {
                 let buildpack = self
                     .buildpacks
                     .iter()
                     .find(|b| b.id() == &entry.id)
                     .ok_or_else(|| LifecycleError::UnknownBuildpack { id: entry.id.to_string() })?;
-                match self.detect_one(buildpack) {
-                    Ok(Some(options)) => {
-                        self.report(buildpack, true, None);
-                        candidates.push(Candidate { id: entry.id.clone(), optional: entry.optional, options });
-                        ready.push(buildpack.clone());
-                    }
-                    Ok(None) => {}
-                    Err(error @ LifecycleError::Sandbox(crate::sandbox::SandboxError::LimitExceeded { .. })) => {
-                        return Err(error);
-                    }
-                    Err(error) => {
-                        self.report(buildpack, false, Some(error.to_string()));
-                        errored = true;
-                        failures.push(format!("group {}: {error}", index + 1));
-                        if !entry.optional {
-                            group_failed = true;
-                            break;
-                        }
-                    }
-                }
-                if !entry.optional && !candidates.iter().any(|c| c.id == entry.id) {
-                    failures.push(format!("group {}: required buildpack {} did not pass", index + 1, entry.id));
-                    group_failed = true;
-                    break;
+                if !outcomes.contains_key(&entry.id) && !pending.iter().any(|p| p.id() == &entry.id) {
+                    pending.push(buildpack);
                 }
             }
-            if group_failed || candidates.is_empty() {
-                if candidates.is_empty() && !group_failed {
-                    failures.push(format!("group {}: no buildpack passed", index + 1));
+            for (id, outcome) in self.detect_concurrently(&pending)? {
+                outcomes.insert(id, outcome);
+            }
+            let mut candidates: Vec<Candidate> = Vec::new();
+            let mut ready: Vec<ReadyBuildpack> = Vec::new();
+            let mut group_failed = false;
+            for entry in &group.entries {
+                match &outcomes[&entry.id] {
+                    Outcome::Passed(buildpack, options) => {
+                        candidates.push(Candidate { id: entry.id.clone(), optional: entry.optional, options: options.clone() });
+                        ready.push(buildpack.clone());
+                    }
+                    Outcome::Failed => {
+                        if !entry.optional {
+                            failures.push(format!("group {}: required buildpack {} did not pass", index + 1, entry.id));
+                            group_failed = true;
+                        }
+                    }
+                    Outcome::Errored(message) => {
+                        errored = true;
+                        failures.push(format!("group {}: {message}", index + 1));
+                        group_failed |= !entry.optional;
+                    }
                 }
+            }
+            if group_failed {
+                continue;
+            }
+            if candidates.is_empty() {
+                failures.push(format!("group {}: no buildpack passed", index + 1));
                 continue;
             }
             match plan::resolve(&candidates) {
@@ -106,6 +120,46 @@ impl Detector<'_> {
             }
         }
         Err(LifecycleError::NoGroupPassed { details: failures, errored })
+    }
+
+    /// Run detect of several buildpacks at once, one thread each. A buildpack that hits a
+    /// limit stops detection (that is the platform's problem to see, not a "does not apply").
+    fn detect_concurrently(&self, pending: &[&ReadyBuildpack]) -> Result<Vec<(BuildpackId, Outcome)>, LifecycleError> {
+        let results: Vec<(&ReadyBuildpack, Result<Option<Vec<PlanOption>>, LifecycleError>)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = pending
+                .iter()
+                .map(|buildpack| (*buildpack, scope.spawn(move || self.detect_one(buildpack))))
+                .collect();
+            handles
+                .into_iter()
+                .map(|(buildpack, handle)| {
+                    let result = handle.join().unwrap_or_else(|_| {
+                        Err(LifecycleError::InvalidBuildOutput {
+                            buildpack: buildpack.id().to_string(),
+                            message: "detection panicked in the host".into(),
+                        })
+                    });
+                    (buildpack, result)
+                })
+                .collect()
+        });
+        let mut outcomes = Vec::new();
+        for (buildpack, result) in results {
+            let outcome = match result {
+                Ok(Some(options)) => {
+                    self.report(buildpack, true, None);
+                    Outcome::Passed(buildpack.clone(), options)
+                }
+                Ok(None) => Outcome::Failed,
+                Err(error @ LifecycleError::Sandbox(crate::sandbox::SandboxError::LimitExceeded { .. })) => return Err(error),
+                Err(error) => {
+                    self.report(buildpack, false, Some(error.to_string()));
+                    Outcome::Errored(error.to_string())
+                }
+            };
+            outcomes.push((buildpack.id().clone(), outcome));
+        }
+        Ok(outcomes)
     }
 
     fn report(&self, buildpack: &ReadyBuildpack, passed: bool, reason: Option<String>) {

@@ -28,8 +28,10 @@ pub struct BuildRequest {
     pub image: ImageRef,
     /// The app source directory.
     pub app_dir: PathBuf,
-    /// The buildpacks, tried as one group in this order.
+    /// The buildpack components available to the order.
     pub buildpacks: Vec<BuildpackSource>,
+    /// The order of groups to try; `None` = one group of all `buildpacks`, in order.
+    pub order: Option<Order>,
     /// The run image.
     pub run_image: ImageRef,
     /// The platform env (`--env`, `--env-file`, project.toml).
@@ -121,7 +123,7 @@ pub fn run_build(request: &BuildRequest, sandbox: &Sandbox, reporter: &Reporter)
     })?;
 
     let buildpacks = timed(Phase::Prepare, reporter, || prepare(sandbox, &request.buildpacks, &request.limits, reporter))?;
-    let order = Order::single_group(buildpacks.iter().map(|b| b.id().clone()));
+    let order = request.order.clone().unwrap_or_else(|| Order::single_group(buildpacks.iter().map(|b| b.id().clone())));
     let workspace = Workspace::create(&request.work_dir, &request.app_dir, &request.file_filter, &request.env)?;
 
     let group = timed(Phase::Detect, reporter, || {
