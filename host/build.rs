@@ -11,7 +11,9 @@ fn main() {
     }
 
     let wasm_dir = build_guests(&root.join("buildpacks/Cargo.toml"), "wasm32-wasip2", &[], &[]);
-    for name in ["procfile"] {
+    // One entry per bundled buildpack crate (buildpacks/<name>, package kiln-buildpack-<name>).
+    let bundled: &[&str] = &["procfile"];
+    for name in bundled {
         let file = wasm_dir.join(format!("kiln_buildpack_{name}.wasm"));
         assert!(file.exists(), "the bundled buildpack {name} was not built at {}", file.display());
         println!("cargo:rustc-env=KILN_BUNDLED_{}={}", name.to_uppercase(), file.display());

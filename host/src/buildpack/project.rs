@@ -173,10 +173,8 @@ impl FileFilter {
     /// Whether `relative` (a path under the app dir) is part of the app. Directories are
     /// always walked when `include` is set, so included files deep inside are found.
     pub fn keeps(&self, relative: &Path, is_dir: bool) -> bool {
-        if let Some(exclude) = &self.exclude {
-            if exclude.is_match(relative) {
-                return false;
-            }
+        if self.exclude.as_ref().is_some_and(|exclude| exclude.is_match(relative)) {
+            return false;
         }
         match &self.include {
             Some(include) => is_dir || include.is_match(relative),

@@ -90,13 +90,10 @@ pub fn analyze(previous: Option<&Image>, cache: Option<&Cache>) -> Analysis {
                 if cache.layer(id, name).is_none() {
                     continue;
                 }
-                if cached.launch {
-                    if let Some((diff_id, _, _)) = image_layers.get(&(id.clone(), name.clone())) {
-                        if diff_id != &cached.diff_id {
-                            tracing::debug!(buildpack = %id, layer = %name, "cached layer differs from the previous image; not restoring");
-                            continue;
-                        }
-                    }
+                let image_sha = image_layers.get(&(id.clone(), name.clone())).map(|(diff_id, _, _)| diff_id);
+                if cached.launch && image_sha.is_some_and(|sha| sha != &cached.diff_id) {
+                    tracing::debug!(buildpack = %id, layer = %name, "cached layer differs from the previous image; not restoring");
+                    continue;
                 }
                 analysis.layers.entry(id.clone()).or_default().insert(
                     name.clone(),

@@ -24,9 +24,12 @@ pub struct GroupMember {
     pub plan: Vec<PlanEntry>,
 }
 
+/// `Some(pairings)` when a buildpack passed detect, `None` when it does not apply.
+type DetectResult = Result<Option<Vec<PlanOption>>, LifecycleError>;
+
 /// What one buildpack's detect said.
 enum Outcome {
-    Passed(ReadyBuildpack, Vec<PlanOption>),
+    Passed(Box<ReadyBuildpack>, Vec<PlanOption>),
     Failed,
     Errored(String),
 }
@@ -79,7 +82,7 @@ impl Detector<'_> {
                 match &outcomes[&entry.id] {
                     Outcome::Passed(buildpack, options) => {
                         candidates.push(Candidate { id: entry.id.clone(), optional: entry.optional, options: options.clone() });
-                        ready.push(buildpack.clone());
+                        ready.push((**buildpack).clone());
                     }
                     Outcome::Failed => {
                         if !entry.optional {
@@ -125,7 +128,7 @@ impl Detector<'_> {
     /// Run detect of several buildpacks at once, one thread each. A buildpack that hits a
     /// limit stops detection (that is the platform's problem to see, not a "does not apply").
     fn detect_concurrently(&self, pending: &[&ReadyBuildpack]) -> Result<Vec<(BuildpackId, Outcome)>, LifecycleError> {
-        let results: Vec<(&ReadyBuildpack, Result<Option<Vec<PlanOption>>, LifecycleError>)> = std::thread::scope(|scope| {
+        let results: Vec<(&ReadyBuildpack, DetectResult)> = std::thread::scope(|scope| {
             let handles: Vec<_> = pending
                 .iter()
                 .map(|buildpack| (*buildpack, scope.spawn(move || self.detect_one(buildpack))))
@@ -148,7 +151,7 @@ impl Detector<'_> {
             let outcome = match result {
                 Ok(Some(options)) => {
                     self.report(buildpack, true, None);
-                    Outcome::Passed(buildpack.clone(), options)
+                    Outcome::Passed(Box::new(buildpack.clone()), options)
                 }
                 Ok(None) => Outcome::Failed,
                 Err(error @ LifecycleError::Sandbox(crate::sandbox::SandboxError::LimitExceeded { .. })) => return Err(error),

@@ -154,7 +154,7 @@ impl Exporter<'_> {
         }
 
         let mut app_layer = LayerBuilder::new();
-        app_layer.add_tree(&self.workspace.app(), APP_GUEST_PATH, Owner::CNB_USER)?;
+        app_layer.add_tree(self.workspace.app(), APP_GUEST_PATH, Owner::CNB_USER)?;
         let app_blob = self.write_layer(&app_layer, "app", self.analysis.app_diff_ids.first())?;
         written.push(&app_blob, "kiln: app".into());
 

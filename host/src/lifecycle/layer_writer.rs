@@ -45,10 +45,10 @@ pub fn write_or_reuse(
 ) -> Result<(LayerBlob, bool), LifecycleError> {
     if let Some(previous) = previous {
         let (diff_id, _) = builder.write_tar(std::io::sink())?;
-        if &diff_id == previous {
-            if let Some(blob) = known.reuse(&diff_id, store)? {
-                return Ok((blob, true));
-            }
+        if &diff_id == previous
+            && let Some(blob) = known.reuse(&diff_id, store)?
+        {
+            return Ok((blob, true));
         }
     }
     Ok((builder.write_blob(store)?, false))
