@@ -67,6 +67,25 @@ pub mod log {
     }
 }
 
+/// File helpers that need the host (WASI has no permission bits).
+pub mod fs {
+    use std::path::Path;
+
+    use crate::Error;
+
+    /// Mark a file as executable (0755) so it can run in the image.
+    pub fn set_executable(path: &Path) -> Result<(), Error> {
+        let text = path.to_str().ok_or_else(|| Error::new(format!("{} is not UTF-8", path.display())))?;
+        crate::bindings::kiln::buildpack::host::set_executable(text, true).map_err(Error::new)
+    }
+
+    /// Write `contents` to `path` as an executable file.
+    pub fn write_executable(path: &Path, contents: impl AsRef<[u8]>) -> Result<(), Error> {
+        std::fs::write(path, contents)?;
+        set_executable(path)
+    }
+}
+
 /// What a buildpack author implements.
 pub trait Buildpack {
     /// Decide whether the buildpack applies to the app; `Err` is a buildpack error.

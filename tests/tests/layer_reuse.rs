@@ -102,3 +102,30 @@ fn build_cache_layers_stay_out_of_the_image_and_launch_layers_out_of_the_cache()
     assert!(cached.contains_key("runtime") && cached.contains_key("deps"));
     assert!(!cached.contains_key("jre"), "the launch-only jre is not cached");
 }
+
+#[test]
+fn the_launcher_applies_launch_layer_env_in_the_container() {
+    let bwrap = kiln_tests::require_tool("bwrap");
+    let home = KilnHome::new();
+    home.busybox_run_image("run-base");
+    let app = app_dir();
+    build(&home, app.path(), &[]);
+    let bundle_dir = tempfile::tempdir().unwrap();
+    let bundle = umoci_unpack(&home.store(), "reuse:latest", &bundle_dir.path().join("b"));
+    let mut cmd = std::process::Command::new(bwrap);
+    cmd.args(["--unshare-all", "--die-with-parent", "--bind"])
+        .arg(&bundle.rootfs)
+        .args(["/", "--proc", "/proc", "--dev", "/dev", "--uid", "1000", "--gid", "1000", "--clearenv"]);
+    for (key, value) in bundle.env() {
+        cmd.args(["--setenv", &key, &value]);
+    }
+    cmd.args(["/cnb/lifecycle/launcher", "--", "/bin/sh", "-c", "echo HOME=$FIXTURE_HOME; echo PATH=$PATH; jre"]);
+    let output = kiln_tests::run_stdout(&mut cmd);
+    // `.default`: the earliest launch layer (alphabetical: deps) sets it; later ones do not override.
+    assert!(output.contains("HOME=/layers/fixture_layer-reuse/deps\n"), "{output}");
+    for layer in ["deps", "jre", "runtime"] {
+        assert!(output.contains(&format!("/layers/fixture_layer-reuse/{layer}/bin")), "{layer}/bin on PATH: {output}");
+    }
+    assert!(!output.contains("/layers/fixture_layer-reuse/jdk"), "the build-only jdk is not in the image: {output}");
+    assert!(output.contains("jre for 17"), "the jre layer's bin/jre ran from PATH: {output}");
+}

@@ -4,7 +4,7 @@
 wasmtime::component::bindgen!({
     path: "../wit",
     world: "kiln:buildpack/buildpack-component",
-    imports: { "kiln:buildpack/host.log": trappable },
+    imports: { "kiln:buildpack/host.log": trappable, "kiln:buildpack/host.set-executable": trappable },
 });
 
 pub use kiln::buildpack::types;

@@ -28,6 +28,8 @@ pub struct GuestState {
     pub(crate) log_sink: LogSink,
     pub(crate) log_used: usize,
     pub(crate) log_limit: usize,
+    /// Read-write grants as (guest path, host dir), for `set-executable`.
+    pub(crate) writable: Vec<(String, std::path::PathBuf)>,
 }
 
 impl WasiView for GuestState {
@@ -107,6 +109,12 @@ impl LoadedBuildpack {
         invoke: impl FnOnce(&super::bindings::BuildpackComponent, &mut Store<GuestState>) -> wasmtime::Result<Result<T, String>>,
     ) -> Result<T, SandboxError> {
         let output = MemoryOutputPipe::new(limits.log_bytes);
+        let writable = grants
+            .dirs()
+            .iter()
+            .filter(|d| d.access == super::grants::Access::ReadWrite)
+            .map(|d| (d.guest_path.clone(), d.host_path.clone()))
+            .collect();
         let wasi = grants.into_wasi(&output)?;
         let state = GuestState {
             wasi,
@@ -115,6 +123,7 @@ impl LoadedBuildpack {
             log_sink: log.clone(),
             log_used: 0,
             log_limit: limits.log_bytes,
+            writable,
         };
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|s| &mut s.limits);

@@ -49,4 +49,72 @@ impl Host for GuestState {
         (self.log_sink)(level, &line);
         Ok(())
     }
+
+    fn set_executable(&mut self, path: String, executable: bool) -> wasmtime::Result<Result<(), String>> {
+        Ok(set_executable(&self.writable, &path, executable))
+    }
+}
+
+/// Resolve `guest_path` inside one of the read-write grants without following symlinks,
+/// then set the mode of the regular file there.
+fn set_executable(writable: &[(String, std::path::PathBuf)], guest_path: &str, executable: bool) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let Some((prefix, host_root)) = writable
+        .iter()
+        .filter(|(prefix, _)| guest_path == prefix || guest_path.starts_with(&format!("{}/", prefix.trim_end_matches('/'))))
+        .max_by_key(|(prefix, _)| prefix.len())
+    else {
+        return Err(format!("{guest_path} is not inside a directory this buildpack may write"));
+    };
+    let relative = guest_path[prefix.len()..].trim_start_matches('/');
+    let mut host_path = host_root.clone();
+    for component in relative.split('/').filter(|c| !c.is_empty() && *c != ".") {
+        if component == ".." {
+            return Err(format!("{guest_path}: '..' is not allowed"));
+        }
+        host_path.push(component);
+        let meta = std::fs::symlink_metadata(&host_path).map_err(|e| format!("{guest_path}: {e}"))?;
+        if meta.file_type().is_symlink() {
+            return Err(format!("{guest_path}: a symlink is in the way; symlinks are never followed"));
+        }
+    }
+    let meta = std::fs::symlink_metadata(&host_path).map_err(|e| format!("{guest_path}: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!("{guest_path} is not a regular file"));
+    }
+    let mode = if executable { 0o755 } else { 0o644 };
+    std::fs::set_permissions(&host_path, std::fs::Permissions::from_mode(mode)).map_err(|e| format!("{guest_path}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::set_executable;
+
+    #[test]
+    fn set_executable_stays_inside_writable_grants_and_never_follows_symlinks() {
+        let root = tempfile::tempdir().unwrap();
+        let layers = root.path().join("layers");
+        std::fs::create_dir_all(layers.join("bin")).unwrap();
+        std::fs::write(layers.join("bin/tool"), "x").unwrap();
+        let outside = root.path().join("outside");
+        std::fs::write(&outside, "host file").unwrap();
+        std::os::unix::fs::symlink(&outside, layers.join("bin/link")).unwrap();
+        std::os::unix::fs::symlink(root.path(), layers.join("up")).unwrap();
+        let grants = vec![("/layers/bp".to_string(), layers.clone())];
+
+        set_executable(&grants, "/layers/bp/bin/tool", true).unwrap();
+        let mode = std::fs::metadata(layers.join("bin/tool")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o755);
+
+        assert!(set_executable(&grants, "/layers/bp/bin/link", true).unwrap_err().contains("symlink"));
+        assert!(set_executable(&grants, "/layers/bp/up/outside", true).unwrap_err().contains("symlink"));
+        assert!(set_executable(&grants, "/layers/bp/../bp/bin/tool", true).unwrap_err().contains(".."));
+        assert!(set_executable(&grants, "/layers/bpx/tool", true).unwrap_err().contains("not inside"));
+        assert!(set_executable(&grants, "/etc/passwd", true).unwrap_err().contains("not inside"));
+        assert!(set_executable(&grants, "/layers/bp/bin", true).unwrap_err().contains("not a regular file"));
+        let outside_mode = std::fs::metadata(&outside).unwrap().permissions().mode();
+        assert_eq!(outside_mode & 0o111, 0, "the host file was not touched");
+    }
 }

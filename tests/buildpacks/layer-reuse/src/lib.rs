@@ -45,7 +45,7 @@ fn layer(ctx: &BuildContext, name: &str, types: LayerTypes, key: &str, needs_con
 fn write_contents(layer: &kiln_sdk::Layer, name: &str, key: &str) -> Result<(), Error> {
     let bin = layer.path().join("bin");
     std::fs::create_dir_all(&bin)?;
-    std::fs::write(bin.join(name), format!("{name} for {key}\n"))?;
+    kiln_sdk::fs::write_executable(&bin.join(name), format!("#!/bin/sh\necho {name} for {key}\n"))?;
     layer.env("FIXTURE_HOME.default", &format!("/layers/fixture_layer-reuse/{name}"))?;
     Ok(())
 }
