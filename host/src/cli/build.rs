@@ -12,6 +12,7 @@ use crate::buildpack::BuildpackSource;
 use crate::buildpack::builder::Builder;
 use crate::image::ImageRef;
 use crate::lifecycle::cache::Cache;
+use crate::lifecycle::events::{Event, peak_rss_kib};
 use crate::lifecycle::{BuildRequest, run_build};
 use crate::sandbox::limits::{parse_bytes, parse_duration};
 use crate::sandbox::{Limits, Sandbox};
@@ -150,7 +151,10 @@ pub fn run(args: BuildArgs, out: &Output) -> Result<(), CliError> {
         clear_cache: args.clear_cache,
     };
     let sandbox = Sandbox::new(&dirs.cache).map_err(|e| CliError::new(ExitCode::Internal, e.to_string()))?;
-    let report = run_build(&request, &sandbox, &out.reporter())?;
+    let started = std::time::Instant::now();
+    let reporter = out.reporter();
+    let report = run_build(&request, &sandbox, &reporter)?;
+    reporter(&Event::BuildFinished { millis: started.elapsed().as_millis(), peak_rss_kib: peak_rss_kib() });
     if !out.json() {
         out.result(&format!("{}@{}", request.image, report.manifest.digest));
     }

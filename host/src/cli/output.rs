@@ -100,6 +100,11 @@ impl Output {
             Event::Restored { layers } => eprintln!("[restore] {layers} cached layer(s) restored"),
             Event::CacheWritten { layers, dir } if self.verbose => eprintln!("[export] cache: {layers} layer(s) in {dir}"),
             Event::CacheWritten { layers, .. } => eprintln!("[export] cache: {layers} layer(s)"),
+            Event::BuildFinished { millis, peak_rss_kib } if self.verbose => {
+                let rss = peak_rss_kib.map(|k| format!(", peak memory {} MiB", k / 1024)).unwrap_or_default();
+                eprintln!("build took {millis} ms{rss}");
+            }
+            Event::BuildFinished { .. } => {}
             Event::ImageWritten { reference, digest } => eprintln!("[export] wrote {reference} ({digest})"),
         }
     }

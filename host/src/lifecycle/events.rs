@@ -127,6 +127,13 @@ pub enum Event {
         /// The cache dir.
         dir: String,
     },
+    /// The whole build finished (emitted by the CLI).
+    BuildFinished {
+        /// Wall time of the whole build, in milliseconds.
+        millis: u128,
+        /// Peak resident memory of the kiln process, in KiB (`VmHWM`), if known.
+        peak_rss_kib: Option<u64>,
+    },
     /// The image was written.
     ImageWritten {
         /// Where.
@@ -147,4 +154,11 @@ pub fn silent() -> Reporter {
 /// Milliseconds of a duration (for events).
 pub fn millis(d: Duration) -> u128 {
     d.as_millis()
+}
+
+/// Peak resident memory of this process in KiB (`VmHWM` from /proc/self/status).
+pub fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }

@@ -1,0 +1,157 @@
+//! The measures: each returns rows of kiln vs a baseline measured here and now.
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kiln::buildpack::bundled_buildpacks;
+use kiln::sandbox::bindings::types as wit;
+use kiln::sandbox::{Grants, Limits, LoadedBuildpack, Sandbox};
+
+use crate::report::Row;
+use crate::workload::{Env, Scale, make_app};
+
+fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+/// 100 detects of a wasm buildpack (precompiled, from the cache) vs 100 spawns of a tiny
+/// static native binary (busybox `true`, what a `bin/detect` costs at minimum); and the
+/// one-off compile.
+pub fn detect_cost(env: &Env) -> Vec<Row> {
+    let cache = env.root.join("detect-cache");
+    let sandbox = Sandbox::new(&cache).expect("sandbox");
+    let (_, wasm) = bundled_buildpacks()[0];
+    let compile_started = Instant::now();
+    let _ = LoadedBuildpack::load(&sandbox, wasm, "bench").expect("compile");
+    let compile = compile_started.elapsed();
+    let app = env.root.join("detect-app");
+    std::fs::create_dir_all(&app).unwrap();
+    std::fs::write(app.join("Procfile"), "web: true\n").unwrap();
+    let limits = Limits::default();
+    let context = wit::DetectContext {
+        app_dir: "/workspace".into(),
+        platform_dir: "/platform".into(),
+        platform_env: Vec::new(),
+        target: wit::Target { os: "linux".into(), arch: "amd64".into(), distro_name: None, distro_version: None },
+    };
+    let started = Instant::now();
+    for _ in 0..100 {
+        let loaded = LoadedBuildpack::load(&sandbox, wasm, "bench").expect("load from cache");
+        let grants = Grants::none().read_only(&app, "/workspace");
+        loaded.detect("kiln/procfile", grants, &limits, Arc::new(|_, _| {}), &context).expect("detect");
+    }
+    let wasm_time = started.elapsed();
+    let started = Instant::now();
+    for _ in 0..100 {
+        let status = Command::new("/bin/busybox").arg("true").current_dir(&app).status().expect("spawn busybox");
+        assert!(status.success());
+    }
+    let native = started.elapsed();
+    vec![
+        Row {
+            measure: "100 detects (load from component cache + detect)".into(),
+            kiln: secs(wasm_time) * 1000.0,
+            baseline: secs(native) * 1000.0,
+            unit: "ms",
+            baseline_name: "100 spawns of a static native binary".into(),
+            goal: "<= 1x".into(),
+        },
+        Row {
+            measure: "first load of a component (cranelift compile), once".into(),
+            kiln: secs(compile) * 1000.0,
+            baseline: secs(wasm_time) * 1000.0 / 100.0,
+            unit: "ms",
+            baseline_name: "one cached load + detect".into(),
+            goal: "paid once per buildpack version".into(),
+        },
+    ]
+}
+
+/// Cold build of a generated app vs `tar -c | gzip` of it; warm no-change rebuild vs cold.
+pub fn cold_and_warm_build(env: &Env, scale: Scale) -> Vec<Row> {
+    let mb = if scale == Scale::Quick { 40 } else { 200 };
+    let app = env.root.join("app-build");
+    make_app(&app, mb);
+    let home = env.home("build");
+    let (cold, _) = env.build(&home, "app", &app);
+    let (warm, events) = env.build(&home, "app", &app);
+    let reused = events.iter().filter(|e| e["event"] == "layer-exported" && e["reused"] == true).count();
+    let started = Instant::now();
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(format!("tar -C '{}' -cf - . | gzip > /dev/null", app.display()))
+        .status()
+        .expect("tar | gzip");
+    assert!(status.success());
+    let tar_gzip = started.elapsed();
+    vec![
+        Row {
+            measure: format!("cold build of a {mb} MB app"),
+            kiln: secs(cold),
+            baseline: secs(tar_gzip),
+            unit: "s",
+            baseline_name: "tar -c | gzip of the same files".into(),
+            goal: "<= 1.5x".into(),
+        },
+        Row {
+            measure: format!("warm no-change rebuild ({reused} layers reused)"),
+            kiln: secs(warm),
+            baseline: secs(cold),
+            unit: "s",
+            baseline_name: "the cold build".into(),
+            goal: "<= 0.10x".into(),
+        },
+    ]
+}
+
+/// Peak RSS of kiln building a large app, vs the app's size (streaming means flat memory).
+pub fn peak_rss(env: &Env, scale: Scale) -> Vec<Row> {
+    let mb = if scale == Scale::Quick { 256 } else { 1024 };
+    let app = env.root.join("app-large");
+    make_app(&app, mb);
+    let home = env.home("large");
+    let (_, events) = env.build(&home, "large", &app);
+    let rss_kib = events.iter().find(|e| e["event"] == "build-finished").and_then(|e| e["peak_rss_kib"].as_u64()).unwrap_or(0);
+    let _ = std::fs::remove_dir_all(&app);
+    let _ = std::fs::remove_dir_all(&home);
+    vec![Row {
+        measure: format!("peak RSS building a {mb} MB app"),
+        kiln: rss_kib as f64 / 1024.0,
+        baseline: 150.0,
+        unit: "MiB",
+        baseline_name: "the 150 MiB budget".into(),
+        goal: "<= 1x".into(),
+    }]
+}
+
+/// 4 builds at once vs the same 4 one after another.
+pub fn concurrency(env: &Env, scale: Scale) -> Vec<Row> {
+    let mb = if scale == Scale::Quick { 10 } else { 40 };
+    let app = env.root.join("app-concurrent");
+    make_app(&app, mb);
+    let homes: Vec<_> = (0..8).map(|i| env.home(&format!("c{i}"))).collect();
+    let started = Instant::now();
+    for home in &homes[..4] {
+        env.build(home, "app", &app);
+    }
+    let sequential = started.elapsed();
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        for home in &homes[4..] {
+            let app: &Path = &app;
+            scope.spawn(move || env.build(home, "app", app));
+        }
+    });
+    let concurrent = started.elapsed();
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    vec![Row {
+        measure: format!("4 concurrent cold builds of a {mb} MB app ({cores} cores)"),
+        kiln: secs(concurrent),
+        baseline: secs(sequential),
+        unit: "s",
+        baseline_name: "the same 4 builds one after another".into(),
+        goal: format!("~1/{}x (all cores used)", cores.min(4)),
+    }]
+}
