@@ -3,6 +3,7 @@
 
 mod base;
 mod build;
+mod completions;
 mod dirs;
 mod exit;
 mod images;
@@ -42,6 +43,8 @@ pub enum Command {
     Base(base::BaseCommand),
     /// List the images in the local store.
     Images(images::ImagesArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(completions::CompletionsArgs),
 }
 
 /// Run the parsed command line; returns the process exit code.
@@ -51,6 +54,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Build(args) => build::run(args, &out),
         Command::Base(command) => base::run(command, &out),
         Command::Images(args) => images::run(args, &out),
+        Command::Completions(args) => completions::run(args),
     };
     match result {
         Ok(()) => ExitCode::Success,
