@@ -34,7 +34,9 @@ fn procfile_web_builds_into_an_image_that_serves_its_page() {
     let build_metadata: serde_json::Value =
         serde_json::from_str(labels["io.buildpacks.build.metadata"].as_str().expect("build metadata label")).unwrap();
     assert_eq!(build_metadata["processes"][0]["type"], "web");
-    assert_eq!(build_metadata["buildpacks"][0]["id"], "kiln/procfile");
+    assert_eq!(build_metadata["buildpacks"][0]["id"], "kiln/static", "default builder: static + optional procfile");
+    assert_eq!(build_metadata["buildpacks"][1]["id"], "kiln/procfile");
+    assert_eq!(build_metadata["processes"][0]["buildpackID"], "kiln/procfile", "the Procfile's web wins");
     let lifecycle: serde_json::Value =
         serde_json::from_str(labels["io.buildpacks.lifecycle.metadata"].as_str().expect("lifecycle metadata label")).unwrap();
     let diff_ids = config["rootfs"]["diff_ids"].as_array().unwrap();
@@ -121,4 +123,29 @@ fn bad_input_gets_a_clear_error_and_no_panic() {
         .failure(3, &["kiln/nope", "bundled"]);
     home.run(&["build", "app", "--path", app.to_str().unwrap(), "--run-image", "run-base", "--limit-memory", "lots"])
         .failure(3, &["--limit-memory"]);
+}
+
+#[test]
+fn the_default_builder_serves_a_static_site_and_lets_a_procfile_override_it() {
+    require_tool("bwrap");
+    let home = KilnHome::new();
+    home.busybox_run_image("run-base");
+    let site = example("static-site");
+    let run = home.run(&["build", "site", "--path", site.to_str().unwrap(), "--run-image", "run-base"]).success();
+    assert!(run.stderr.contains("[detect] group: kiln/static"), "{run}");
+    let bundle_dir = tempfile::tempdir().unwrap();
+    let bundle = umoci_unpack(&home.store(), "site:latest", &bundle_dir.path().join("bundle"));
+    let port = free_port();
+    let mut container = RunningContainer::start(&bundle, &[("PORT", &port.to_string())], 1000);
+    let page = container.wait_for_http(port, "/", Duration::from_secs(20));
+    assert!(page.contains("A static site built by kiln"), "unexpected page: {page}");
+
+    // procfile-web has both public/index.html and a Procfile: the static group passes with
+    // the optional procfile, and the Procfile's web process (a later buildpack) wins.
+    let run = home.run(&["build", "pw", "--path", example("procfile-web").to_str().unwrap(), "--run-image", "run-base"]).success();
+    assert!(run.stderr.contains("[detect] group: kiln/static, kiln/procfile"), "{run}");
+    let config = skopeo_inspect_config(&home.store(), "pw:latest");
+    let metadata: serde_json::Value =
+        serde_json::from_str(config["config"]["Labels"]["io.buildpacks.build.metadata"].as_str().unwrap()).unwrap();
+    assert_eq!(metadata["processes"][0]["buildpackID"], "kiln/procfile", "{metadata}");
 }

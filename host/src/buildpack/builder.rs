@@ -94,19 +94,18 @@ struct Stack {
 }
 
 impl Builder {
-    /// The builder embedded in kiln: every bundled buildpack, each in its own group.
+    /// The builder embedded in kiln. Order: a static site with an optional Procfile (whose
+    /// processes override the static `web`), then a Procfile alone.
     pub fn default_builder() -> Builder {
-        let ids: Vec<&str> = super::source::bundled_buildpacks().iter().map(|(id, _)| *id).collect();
+        let entry = |id: &str, optional: bool| GroupEntry { id: BuildpackId::parse(id).expect("bundled ids are valid"), optional };
         Builder {
-            description: "kiln's default builder: the bundled buildpacks".into(),
-            buildpacks: ids.iter().map(|id| id.to_string()).collect(),
+            description: "kiln's default builder: static sites and Procfile apps".into(),
+            buildpacks: super::source::bundled_buildpacks().iter().map(|(id, _)| id.to_string()).collect(),
             order: Order {
-                groups: ids
-                    .iter()
-                    .map(|id| Group {
-                        entries: vec![GroupEntry { id: BuildpackId::parse(id).expect("bundled ids are valid"), optional: false }],
-                    })
-                    .collect(),
+                groups: vec![
+                    Group { entries: vec![entry("kiln/static", false), entry("kiln/procfile", true)] },
+                    Group { entries: vec![entry("kiln/procfile", false)] },
+                ],
             },
             run_image: None,
         }

@@ -4,7 +4,10 @@ use std::path::{Path, PathBuf};
 
 /// The buildpacks compiled into the kiln binary: `(id, component bytes)`.
 pub fn bundled_buildpacks() -> &'static [(&'static str, &'static [u8])] {
-    &[("kiln/procfile", include_bytes!(env!("KILN_BUNDLED_PROCFILE")))]
+    &[
+        ("kiln/static", include_bytes!(env!("KILN_BUNDLED_STATIC"))),
+        ("kiln/procfile", include_bytes!(env!("KILN_BUNDLED_PROCFILE"))),
+    ]
 }
 
 /// A buildpack component's bytes and a name for them in messages.
