@@ -1,7 +1,8 @@
 //! Hostile: floods the build output.
 //!
 //! `HOSTILE_MODE`: `log` (default) calls the log import forever; `println` and `eprintln`
-//! write to stdout/stderr forever; `huge-line` logs one 8 MiB line.
+//! write to stdout/stderr forever; `huge-line` logs one 8 MiB line; `huge-error` fails
+//! build with an 8 MiB error message, which is not a log line but reaches the user too.
 
 use kiln_sdk::{BuildContext, BuildResult, Buildpack, DetectContext, DetectResult, Error};
 
@@ -20,6 +21,7 @@ impl Buildpack for LogFlood {
                 kiln_sdk::log::info(&"y".repeat(8 << 20));
                 Ok(BuildResult::new())
             }
+            "huge-error" => Err(format!("huge error {}", "z".repeat(8 << 20)).into()),
             "println" => loop {
                 n += 1;
                 println!("flood line {n} on stdout, padding padding padding padding padding");
