@@ -18,8 +18,9 @@ impl BuildpackId {
         if id.is_empty() || id.len() > 255 {
             return Err(format!("buildpack id {id:?} must be 1 to 255 characters"));
         }
-        if !id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '/' | '-' | '_')) {
-            return Err(format!("buildpack id {id:?} may only contain letters, digits, '.', '/', '-' and '_'"));
+        // No '_': the escaped form ('/' -> '_') names the layers dir, and must be unique.
+        if !id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '/' | '-')) {
+            return Err(format!("buildpack id {id:?} may only contain letters, digits, '.', '/' and '-'"));
         }
         if matches!(id, "app" | "config" | "generated" | "sbom") {
             return Err(format!("buildpack id {id:?} is reserved"));
@@ -95,7 +96,7 @@ mod tests {
     #[test]
     fn buildpack_ids_follow_the_spec() {
         assert_eq!(BuildpackId::parse("kiln/procfile").unwrap().escaped(), "kiln_procfile");
-        for bad in ["", "app", "config", "a b", "../x", "a//b", "x/..", "é"] {
+        for bad in ["", "app", "config", "a b", "../x", "a//b", "x/..", "é", "a_b"] {
             assert!(BuildpackId::parse(bad).is_err(), "{bad:?} should be rejected");
         }
     }

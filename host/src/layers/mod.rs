@@ -86,7 +86,12 @@ pub fn parse_metadata(text: &str) -> Result<toml::Table, String> {
     if text.trim().is_empty() {
         return Ok(toml::Table::new());
     }
-    text.parse::<toml::Table>().map_err(|e| format!("metadata is not a TOML table: {e}"))
+    // The parser's Display quotes the offending line: show only its message and position,
+    // so a buildpack cannot make kiln print its metadata back.
+    toml::from_str::<toml::Table>(text).map_err(|e| {
+        let at = e.span().map(|s| format!(" (at byte {})", s.start)).unwrap_or_default();
+        format!("metadata is not a TOML table: {}{at}", crate::sandbox::text::guest_text(e.message(), 512))
+    })
 }
 
 /// Check that `layers_dir/name` is a real directory (not a symlink, not a file).

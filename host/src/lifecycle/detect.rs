@@ -192,6 +192,7 @@ impl Detector<'_> {
         let result = buildpack.component.detect(id.as_str(), grants, self.limits, self.log_sink(id.as_str()), &context)?;
         match result {
             wit::DetectResult::Fail(reason) => {
+                let reason = crate::sandbox::text::guest_text(&reason, 1024);
                 self.report(buildpack, false, Some(reason));
                 Ok(None)
             }

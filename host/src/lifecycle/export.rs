@@ -230,6 +230,12 @@ impl Exporter<'_> {
         let container = &mut config.config;
         for output in self.outputs {
             for (key, value) in &output.labels {
+                // io.buildpacks.* labels are the platform's (base image, lifecycle metadata):
+                // rebase and other tools trust them, so a buildpack cannot set them.
+                if key.starts_with("io.buildpacks.") {
+                    tracing::warn!(buildpack = %output.id, label = %key, "ignoring a buildpack label in the reserved io.buildpacks. namespace");
+                    continue;
+                }
                 container.labels.insert(key.clone(), value.clone());
             }
         }

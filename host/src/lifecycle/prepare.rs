@@ -39,7 +39,7 @@ pub fn prepare(
         let text = component.descriptor(limits, Arc::new(|_, _| {}))?;
         let descriptor = BuildpackDescriptor::parse(&text, &source.origin)
             .map_err(|message| LifecycleError::InvalidBuildpack { origin: source.origin.clone(), message })?;
-        if ready.iter().any(|r| r.id() == &descriptor.buildpack.id) {
+        if ready.iter().any(|r| r.id().escaped() == descriptor.buildpack.id.escaped()) {
             return Err(LifecycleError::InvalidBuildpack {
                 origin: source.origin.clone(),
                 message: format!("buildpack id {} is given twice", descriptor.buildpack.id),

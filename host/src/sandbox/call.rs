@@ -46,6 +46,7 @@ pub struct LoadedBuildpack {
     pub cache: CacheOutcome,
     /// Where it came from (a file path or `bundled:<name>`), for error messages.
     pub origin: String,
+    watchdog: Arc<super::engine::Watchdog>,
 }
 
 impl LoadedBuildpack {
@@ -60,7 +61,7 @@ impl LoadedBuildpack {
             .instantiate_pre(&component)
             .and_then(BuildpackComponentPre::new)
             .map_err(|source| SandboxError::Compile { origin: origin.into(), source: source.into() })?;
-        Ok(LoadedBuildpack { pre, cache: outcome, origin: origin.into() })
+        Ok(LoadedBuildpack { pre, cache: outcome, origin: origin.into(), watchdog: sandbox.watchdog.clone() })
     }
 
     /// Call `descriptor`: the component's buildpack.toml text. Gets no grants at all.
@@ -108,6 +109,7 @@ impl LoadedBuildpack {
         log: LogSink,
         invoke: impl FnOnce(&super::bindings::BuildpackComponent, &mut Store<GuestState>) -> wasmtime::Result<Result<T, String>>,
     ) -> Result<T, SandboxError> {
+        let _watch = self.watchdog.watch(id, phase, limits.wall_time);
         let output = MemoryOutputPipe::new(limits.log_bytes);
         let writable = grants
             .dirs()
@@ -142,6 +144,7 @@ impl LoadedBuildpack {
         match result {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(message)) => {
+                let message = super::text::guest_text(&message, super::text::MAX_ERROR);
                 Err(SandboxError::GuestError { buildpack: id.into(), phase: phase.into(), message })
             }
             Err(error) => {
@@ -176,7 +179,9 @@ fn classify_trap(
     if let Some(Trap::StackOverflow) = error.downcast_ref::<Trap>() {
         return exceeded(Limit::Stack, "the guest's call stack overflowed (deep recursion)".into());
     }
-    SandboxError::Trapped { buildpack: id.into(), phase: phase.into(), message: format!("{error:#}") }
+    // A trap's backtrace names guest functions, which the guest chose: escape and bound it.
+    let message = super::text::guest_text(&format!("{error:#}"), 2 * super::text::MAX_ERROR);
+    SandboxError::Trapped { buildpack: id.into(), phase: phase.into(), message }
 }
 
 /// Show what the guest printed on stdout/stderr as log lines.
@@ -186,6 +191,6 @@ fn forward_output(output: &MemoryOutputPipe, log: &LogSink) {
         return;
     }
     for line in String::from_utf8_lossy(&bytes).lines() {
-        log(LogLevel::Info, line);
+        log(LogLevel::Info, &super::text::guest_text(line, super::text::MAX_LINE));
     }
 }

@@ -1,10 +1,10 @@
 //! The process-wide wasmtime engine, its linker and the epoch ticker that drives time limits.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Config, Engine};
@@ -21,6 +21,7 @@ pub struct Sandbox {
     pub(crate) engine: Engine,
     pub(crate) linker: Linker<GuestState>,
     pub(crate) cache_dir: PathBuf,
+    pub(crate) watchdog: Arc<Watchdog>,
     ticker: Ticker,
 }
 
@@ -42,8 +43,9 @@ impl Sandbox {
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
             .and_then(|_| BuildpackComponent::add_to_linker::<GuestState, HasSelf<GuestState>>(&mut linker, |s| s))
             .map_err(|source| SandboxError::Compile { origin: "the host imports".into(), source: source.into() })?;
-        let ticker = Ticker::start(engine.clone());
-        Ok(Sandbox { engine, linker, cache_dir: cache_dir.to_path_buf(), ticker })
+        let watchdog = Arc::new(Watchdog::default());
+        let ticker = Ticker::start(engine.clone(), watchdog.clone());
+        Ok(Sandbox { engine, linker, cache_dir: cache_dir.to_path_buf(), watchdog, ticker })
     }
 
     /// The wasmtime engine.
@@ -65,7 +67,7 @@ struct Ticker {
 }
 
 impl Ticker {
-    fn start(engine: Engine) -> Self {
+    fn start(engine: Engine, watchdog: Arc<Watchdog>) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let handle = std::thread::Builder::new()
@@ -74,6 +76,7 @@ impl Ticker {
                 while !flag.load(Ordering::Relaxed) {
                     std::thread::park_timeout(EPOCH_TICK);
                     engine.increment_epoch();
+                    watchdog.check();
                 }
             })
             .ok();
@@ -86,5 +89,65 @@ impl Ticker {
             handle.thread().unpark();
             let _ = handle.join();
         }
+    }
+}
+
+/// How long past its wall-time limit a call may stay blocked in a host call (where the
+/// epoch check cannot reach it, e.g. a guest sleeping in a WASI poll) before kiln stops.
+pub(crate) const BLOCKED_GRACE: Duration = Duration::from_secs(2);
+
+/// The last line of defence for the wall-time limit. The epoch callback stops a guest that
+/// runs wasm past its deadline; a guest blocked inside a host call never reaches that
+/// check, so the ticker thread also watches every call's deadline and, once one is
+/// [`BLOCKED_GRACE`] overdue, prints the limit error and exits the process with code 52.
+/// kiln is one process per build, so this fails exactly the build that hit its limit.
+#[derive(Default)]
+pub(crate) struct Watchdog {
+    calls: Mutex<Vec<Watch>>,
+    next: AtomicU64,
+}
+
+struct Watch {
+    id: u64,
+    deadline: Instant,
+    buildpack: String,
+    phase: String,
+    limit: Duration,
+}
+
+/// Removes its call from the watchdog when dropped.
+pub(crate) struct WatchGuard<'a> {
+    watchdog: &'a Watchdog,
+    id: u64,
+}
+
+impl Watchdog {
+    /// Watch a call that must end within `limit`.
+    pub(crate) fn watch(&self, buildpack: &str, phase: &str, limit: Duration) -> WatchGuard<'_> {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let deadline = Instant::now() + limit + BLOCKED_GRACE;
+        let watch = Watch { id, deadline, buildpack: buildpack.into(), phase: phase.into(), limit };
+        self.calls.lock().unwrap_or_else(|p| p.into_inner()).push(watch);
+        WatchGuard { watchdog: self, id }
+    }
+
+    fn check(&self) {
+        let calls = self.calls.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        if let Some(overdue) = calls.iter().find(|w| w.deadline < now) {
+            eprintln!(
+                "error: buildpack {} exceeded its wall-time limit during {} (limit {:?}, blocked in a host call); \
+                 raise it with --limit-time if this is expected",
+                overdue.buildpack, overdue.phase, overdue.limit
+            );
+            std::process::exit(52);
+        }
+    }
+}
+
+impl Drop for WatchGuard<'_> {
+    fn drop(&mut self) {
+        let mut calls = self.watchdog.calls.lock().unwrap_or_else(|p| p.into_inner());
+        calls.retain(|w| w.id != self.id);
     }
 }

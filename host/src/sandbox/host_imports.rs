@@ -19,9 +19,6 @@ impl std::fmt::Display for LimitTrap {
 
 impl std::error::Error for LimitTrap {}
 
-/// Longest single log line kept; longer lines are cut (and still counted in full).
-const MAX_LINE: usize = 8 * 1024;
-
 impl super::bindings::kiln::buildpack::types::Host for GuestState {}
 
 impl Host for GuestState {
@@ -32,21 +29,8 @@ impl Host for GuestState {
             self.limits.record(Limit::Log, detail);
             return Err(wasmtime::Error::new(LimitTrap(Limit::Log)));
         }
-        let mut line = message;
-        if line.len() > MAX_LINE {
-            let mut cut = MAX_LINE;
-            while !line.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            line.truncate(cut);
-            line.push_str(" [line truncated]");
-        }
-        // Control characters could rewrite the user's terminal; show them escaped.
-        let line: String = line
-            .chars()
-            .flat_map(|c| if c.is_control() && c != '\t' { c.escape_default().collect::<Vec<_>>() } else { vec![c] })
-            .collect();
-        (self.log_sink)(level, &line);
+        // Control characters could rewrite the user's terminal; long lines are cut.
+        (self.log_sink)(level, &super::text::guest_text(&message, super::text::MAX_LINE));
         Ok(())
     }
 

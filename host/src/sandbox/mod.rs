@@ -19,6 +19,7 @@ pub mod error;
 pub mod grants;
 pub mod host_imports;
 pub mod limits;
+pub mod text;
 
 pub use call::{LoadedBuildpack, LogSink};
 pub use engine::Sandbox;
