@@ -6,10 +6,12 @@
 //! - [`buildpack`]: `buildpack.toml`, ids, orders, where components come from.
 //! - [`layers`]: layer names, types, metadata, checks on what buildpacks wrote.
 //! - [`image`]: the OCI model, the local store, reproducible layer tars, CNB labels.
+//! - [`fetch`]: the `fetch` host import: policy, download cache, mirrors, provenance, SBOM.
 //! - [`cli`]: the `kiln` command line (parsing and output only).
 
 pub mod buildpack;
 pub mod cli;
+pub mod fetch;
 pub mod image;
 pub mod layers;
 pub mod lifecycle;

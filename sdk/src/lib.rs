@@ -86,6 +86,40 @@ pub mod fs {
     }
 }
 
+/// What a successful [`fetch`] placed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched {
+    /// The verified file (the destination asked for).
+    pub path: std::path::PathBuf,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
+/// Download `url` to `destination`, verified against `digest`: the buildpack's only way to
+/// the network.
+///
+/// `digest` is `sha256:<64 hex digits>` or an integrity string like npm's `sha512-<base64>`.
+/// `destination` is a file path inside a directory this call may write (a layer, `/tmp`);
+/// its parent must exist. The host checks the URL against the platform's fetch policy,
+/// serves it from its download cache or a mirror when it can, verifies the digest before
+/// the file appears, and records the fetch in the image's SBOM. The error names the URL
+/// and the reason (not allowed, digest mismatch, too large, ...).
+///
+/// ```ignore
+/// let layer = ctx.layer("node", LayerTypes::LAUNCH)?;
+/// let tarball = layer.path().join("node.tar.gz");
+/// kiln_sdk::fetch("https://registry.npmjs.org/left-pad/-/left-pad-1.3.0.tgz", "sha512-...", &tarball)?;
+/// ```
+pub fn fetch(url: &str, digest: &str, destination: &std::path::Path) -> Result<Fetched, Error> {
+    use bindings::kiln::buildpack::host::{FetchRequest, fetch as host_fetch};
+    let destination = destination
+        .to_str()
+        .ok_or_else(|| Error::new(format!("{} is not UTF-8", destination.display())))?;
+    let request = FetchRequest { url: url.into(), digest: digest.into(), destination: destination.into() };
+    let result = host_fetch(&request).map_err(Error::new)?;
+    Ok(Fetched { path: result.path.into(), size: result.size })
+}
+
 /// What a buildpack author implements.
 pub trait Buildpack {
     /// Decide whether the buildpack applies to the app; `Err` is a buildpack error.

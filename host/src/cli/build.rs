@@ -62,6 +62,9 @@ pub struct BuildArgs {
     /// Log output limit per buildpack call.
     #[arg(long, value_name = "SIZE", default_value = "4MiB")]
     pub limit_log: String,
+    /// Fetch policy, mirrors, fetch and write limits.
+    #[command(flatten)]
+    pub capabilities: super::fetch_args::FetchArgs,
 }
 
 fn bad_input(message: impl Into<String>) -> CliError {
@@ -75,6 +78,7 @@ impl BuildArgs {
             cpu_time: parse_duration(&self.limit_cpu).map_err(|e| bad_input(format!("--limit-cpu: {e}")))?,
             wall_time: parse_duration(&self.limit_time).map_err(|e| bad_input(format!("--limit-time: {e}")))?,
             log_bytes: parse_bytes(&self.limit_log).map_err(|e| bad_input(format!("--limit-log: {e}")))?,
+            ..Limits::default()
         })
     }
 
@@ -144,7 +148,8 @@ pub fn run(args: BuildArgs, out: &Output) -> Result<(), CliError> {
         run_image,
         env: args.env(&project)?,
         file_filter,
-        limits: args.limits()?,
+        limits: args.capabilities.apply_limits(args.limits()?)?,
+        fetch: args.capabilities.settings(&dirs.cache)?,
         store_dir: dirs.store.clone(),
         work_dir: dirs.work.clone(),
         cache_dir: args.cache_dir.clone().unwrap_or_else(|| Cache::default_dir(&dirs.cache, &args.image)),

@@ -9,7 +9,7 @@
 //! | 20 | no buildpack group passed detection |
 //! | 21 | no group passed and a buildpack's detect failed with an error |
 //! | 51 | a buildpack failed, crashed or returned an invalid result |
-//! | 52 | a buildpack exceeded a limit (memory, CPU, time, log) |
+//! | 52 | a buildpack exceeded a limit (memory, CPU, time, log, files, layer bytes, fetch count or bytes) |
 //! | 60 | the image could not be written or read |
 
 use crate::lifecycle::LifecycleError;

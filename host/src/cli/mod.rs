@@ -6,8 +6,11 @@ mod build;
 mod completions;
 mod dirs;
 mod exit;
+mod fetch_args;
+mod fetch_cache;
 mod images;
 mod output;
+mod sbom;
 
 use clap::{Parser, Subcommand};
 
@@ -43,6 +46,11 @@ pub enum Command {
     Base(base::BaseCommand),
     /// List the images in the local store.
     Images(images::ImagesArgs),
+    /// Print the SBOM (CycloneDX JSON) of an image: every file its buildpacks fetched.
+    Sbom(sbom::SbomArgs),
+    /// List, fill or export (as an offline mirror) the download cache of `fetch`.
+    #[command(subcommand)]
+    FetchCache(fetch_cache::FetchCacheCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(completions::CompletionsArgs),
 }
@@ -54,6 +62,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Build(args) => build::run(args, &out),
         Command::Base(command) => base::run(command, &out),
         Command::Images(args) => images::run(args, &out),
+        Command::Sbom(args) => sbom::run(args, &out),
+        Command::FetchCache(command) => fetch_cache::run(command, &out),
         Command::Completions(args) => completions::run(args),
     };
     match result {

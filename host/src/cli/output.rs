@@ -83,6 +83,7 @@ impl Output {
             Event::BuildpackBuilding { id } => eprintln!("[build] {id}"),
             Event::BuildpackBuilt { id, millis } if self.verbose => eprintln!("[build] {id} done in {millis} ms"),
             Event::BuildpackBuilt { .. } => {}
+            Event::Fetched { id, url, size, origin, .. } => eprintln!("[{id}] fetched {url} ({size} bytes, from {origin})"),
             Event::Log { level, .. } if level == "debug" && !self.verbose => {}
             Event::Log { id, level, line } => match level.as_str() {
                 "warn" | "error" => eprintln!("[{id}] {}: {line}", level.to_uppercase()),

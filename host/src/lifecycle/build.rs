@@ -7,6 +7,7 @@
 //! sizes, process types and commands, labels, unmet names.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::analyze::{Analysis, PreviousContents};
@@ -19,6 +20,8 @@ use crate::buildpack::{BuildpackId, ProcessType};
 use crate::layers::env::BuildEnv;
 use crate::layers::{self, BuiltLayer, LayerName, LayerTypes};
 use crate::sandbox::bindings::types as wit;
+use crate::fetch::{FetchSettings, Fetcher};
+use crate::sandbox::usage::{self, Usage};
 use crate::sandbox::{Grants, Limits};
 
 /// A process type a buildpack declared, checked.
@@ -73,6 +76,23 @@ pub struct Builder<'a> {
     pub analysis: &'a Analysis,
     /// Progress.
     pub reporter: &'a Reporter,
+    /// The build's `fetch` capability (policy, download cache, provenance).
+    pub fetcher: &'a Arc<Fetcher>,
+}
+
+/// The fetcher of one build: every fetch is reported as [`Event::Fetched`].
+pub fn fetcher(settings: &FetchSettings, reporter: &Reporter) -> Arc<Fetcher> {
+    let reporter = reporter.clone();
+    let observer = Arc::new(move |r: &crate::fetch::FetchRecord| {
+        reporter(&Event::Fetched {
+            id: r.buildpack.clone(),
+            url: r.url.clone(),
+            digest: r.digest.clone(),
+            size: r.size,
+            origin: r.origin.name().into(),
+        })
+    });
+    Arc::new(Fetcher::new(settings.clone()).with_observer(observer))
 }
 
 /// Largest number of layers, processes or labels one buildpack may return.
@@ -122,7 +142,8 @@ impl Builder<'_> {
             .read_write(&self.workspace.app(), APP_GUEST_PATH)
             .read_write(&layers_dir, &layers_guest)
             .read_only(&self.workspace.platform(), PLATFORM_GUEST_PATH)
-            .read_write(&scratch, "/tmp");
+            .read_write(&scratch, "/tmp")
+            .fetch(self.fetcher.clone());
         for output in earlier {
             for layer in output.layers.iter().filter(|l| l.types.build) {
                 let guest = format!("{LAYERS_GUEST_PATH}/{}/{}", output.id.escaped(), layer.name);
@@ -167,7 +188,13 @@ impl Builder<'_> {
             target: self.target.to_wit(),
         };
         let sink = super::log_sink(self.reporter.clone(), id.as_str());
-        Ok(buildpack.component.build(id.as_str(), grants, self.limits, sink, &context)?)
+        let stop_at = usage::stop_at(self.limits);
+        let app_before = Usage::measure(&self.workspace.app(), Usage { files: u64::MAX, bytes: u64::MAX });
+        let result = buildpack.component.build(id.as_str(), grants, self.limits, sink, &context)?;
+        let layers = Usage::measure(&layers_dir, stop_at);
+        let app_after = Usage::measure(&self.workspace.app(), Usage { files: app_before.files + stop_at.files, bytes: app_before.bytes + stop_at.bytes });
+        usage::check_written(id.as_str(), layers, app_before, app_after, self.limits)?;
+        Ok(result)
     }
 
     /// Check everything the buildpack returned.

@@ -90,6 +90,19 @@ pub enum Event {
         /// Milliseconds.
         millis: u128,
     },
+    /// A buildpack fetched a file (provenance; also listed in the image's SBOM).
+    Fetched {
+        /// Buildpack id.
+        id: String,
+        /// The URL it asked for.
+        url: String,
+        /// The verified digest.
+        digest: String,
+        /// Size in bytes.
+        size: u64,
+        /// `network`, `cache` or `mirror`.
+        origin: String,
+    },
     /// A log line from a buildpack.
     Log {
         /// Buildpack id.

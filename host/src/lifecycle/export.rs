@@ -59,6 +59,8 @@ pub struct Exporter<'a> {
     pub known: &'a KnownBlobs,
     /// Progress.
     pub reporter: &'a Reporter,
+    /// What buildpacks fetched, for the SBOM layer.
+    pub fetched: &'a [crate::fetch::FetchRecord],
 }
 
 /// What export wrote.
@@ -176,10 +178,11 @@ impl Exporter<'_> {
         )?;
         let config_blob = self.write_layer(&config_layer, "config", None)?;
         written.push(&config_blob, "kiln: config".into());
+        let sbom = self.write_sbom(&mut written)?;
 
         let lifecycle_metadata = LayersMetadata {
             app: vec![LayerSha::new(app_blob.diff_id.to_string())],
-            sbom: None,
+            sbom: sbom.as_ref().map(|d| LayerSha::new(d.to_string())),
             buildpacks: buildpacks_meta,
             config: LayerSha::new(config_blob.diff_id.to_string()),
             launcher: LayerSha::new(launcher_blob.diff_id.to_string()),
@@ -241,6 +244,9 @@ impl Exporter<'_> {
         }
         container.labels.insert(LIFECYCLE_METADATA_LABEL.into(), json(&lifecycle_metadata));
         container.labels.insert(BUILD_METADATA_LABEL.into(), json(&build_metadata));
+        if let Some(diff_id) = &sbom {
+            container.labels.insert(crate::fetch::sbom::SBOM_LABEL.into(), diff_id.to_string());
+        }
         let run_path = container.env_var("PATH").unwrap_or(crate::image::oci::DEFAULT_PATH_ENV).to_string();
         container.set_env_var("PATH", &format!("{PROCESS_DIR}:{run_path}"));
         container.set_env_var("CNB_LAYERS_DIR", LAYERS_GUEST_PATH);
@@ -267,6 +273,17 @@ impl Exporter<'_> {
         let (blob, reused) = write_or_reuse(builder, self.destination, previous, self.known)?;
         (self.reporter)(&Event::LayerExported { name: name.into(), digest: blob.digest.to_string(), reused });
         Ok(blob)
+    }
+
+    /// The SBOM layer (`/layers/sbom/launch/sbom.cdx.json`, CycloneDX) listing what the
+    /// buildpacks fetched, when they fetched anything; returns its diffID.
+    fn write_sbom(&self, written: &mut Written) -> Result<Option<crate::image::Digest>, LifecycleError> {
+        let Some(document) = crate::fetch::sbom::document(self.fetched) else { return Ok(None) };
+        let mut layer = LayerBuilder::new();
+        layer.add_bytes(document.as_slice(), crate::fetch::sbom::SBOM_IMAGE_PATH, false, Owner::CNB_USER)?;
+        let blob = self.write_layer(&layer, "sbom", None)?;
+        written.push(&blob, "kiln: sbom".into());
+        Ok(Some(blob.diff_id))
     }
 
     /// The diffID this buildpack layer had in the previous build, if any.

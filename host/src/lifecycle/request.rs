@@ -40,6 +40,8 @@ pub struct BuildRequest {
     pub file_filter: FileFilter,
     /// Limits per buildpack call.
     pub limits: Limits,
+    /// What `fetch` may reach, the download cache and mirrors.
+    pub fetch: crate::fetch::FetchSettings,
     /// The local image store.
     pub store_dir: PathBuf,
     /// Where temporary build dirs go.
@@ -145,6 +147,7 @@ pub fn run_build(request: &BuildRequest, sandbox: &Sandbox, reporter: &Reporter)
         Ok(())
     })?;
 
+    let fetcher = super::build::fetcher(&request.fetch, reporter);
     let outputs = timed(Phase::Build, reporter, || {
         Builder {
             group: &group,
@@ -154,6 +157,7 @@ pub fn run_build(request: &BuildRequest, sandbox: &Sandbox, reporter: &Reporter)
             limits: &request.limits,
             analysis: &analysis,
             reporter,
+            fetcher: &fetcher,
         }
         .build()
     })?;
@@ -169,6 +173,7 @@ pub fn run_build(request: &BuildRequest, sandbox: &Sandbox, reporter: &Reporter)
             analysis: &analysis,
             known: &known,
             reporter,
+            fetched: &fetcher.records(),
         }
         .export()
         .and_then(|report| {

@@ -4,7 +4,11 @@
 wasmtime::component::bindgen!({
     path: "../wit",
     world: "kiln:buildpack/buildpack-component",
-    imports: { "kiln:buildpack/host.log": trappable, "kiln:buildpack/host.set-executable": trappable },
+    imports: {
+        "kiln:buildpack/host.log": trappable,
+        "kiln:buildpack/host.set-executable": trappable,
+        "kiln:buildpack/host.fetch": trappable,
+    },
 });
 
 pub use kiln::buildpack::types;

@@ -16,6 +16,7 @@ use super::error::{Limit, SandboxError};
 use super::grants::Grants;
 use super::host_imports::LimitTrap;
 use super::limits::{Clock, LimitState, Limits};
+use crate::fetch::{FetchBudget, Fetcher};
 
 /// Where a buildpack's log lines go: `(level, line)`.
 pub type LogSink = Arc<dyn Fn(LogLevel, &str) + Send + Sync>;
@@ -28,8 +29,19 @@ pub struct GuestState {
     pub(crate) log_sink: LogSink,
     pub(crate) log_used: usize,
     pub(crate) log_limit: usize,
-    /// Read-write grants as (guest path, host dir), for `set-executable`.
+    /// Read-write grants as (guest path, host dir), for `set-executable` and `fetch`.
     pub(crate) writable: Vec<(String, std::path::PathBuf)>,
+    /// The `fetch` capability, if granted.
+    pub(crate) fetch: Option<FetchState>,
+}
+
+/// A call's `fetch` capability: the build's fetcher, who is asking, and what is left.
+pub(crate) struct FetchState {
+    pub(crate) fetcher: Arc<Fetcher>,
+    pub(crate) buildpack: String,
+    pub(crate) budget: FetchBudget,
+    /// A fetch limit this call exceeded: the call fails with it whatever the guest returns.
+    pub(crate) exceeded: Option<(Limit, String)>,
 }
 
 impl WasiView for GuestState {
@@ -117,6 +129,18 @@ impl LoadedBuildpack {
             .filter(|d| d.access == super::grants::Access::ReadWrite)
             .map(|d| (d.guest_path.clone(), d.host_path.clone()))
             .collect();
+        let fetch = grants.fetcher().map(|fetcher| FetchState {
+            fetcher: fetcher.clone(),
+            buildpack: id.to_string(),
+            budget: FetchBudget {
+                max_count: limits.fetch_count,
+                max_bytes: limits.fetch_bytes,
+                count: 0,
+                bytes: 0,
+                deadline: std::time::Instant::now().checked_add(limits.wall_time),
+            },
+            exceeded: None,
+        });
         let wasi = grants.into_wasi(&output)?;
         let state = GuestState {
             wasi,
@@ -126,6 +150,7 @@ impl LoadedBuildpack {
             log_used: 0,
             log_limit: limits.log_bytes,
             writable,
+            fetch,
         };
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|s| &mut s.limits);
@@ -141,6 +166,12 @@ impl LoadedBuildpack {
         let result = self.pre.instantiate(&mut store).and_then(|bindings| invoke(&bindings, &mut store));
         forward_output(&output, &log);
         let output_full = output.contents().len() >= limits.log_bytes;
+        // A fetch limit fails the call even when the guest carried on past the refusal.
+        if let Some((limit, detail)) = store.data_mut().fetch.as_mut().and_then(|f| f.exceeded.take())
+            && !matches!(result, Err(_) if store.data().limits.exceeded.is_some())
+        {
+            return Err(SandboxError::LimitExceeded { buildpack: id.into(), phase: phase.into(), limit, detail });
+        }
         match result {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(message)) => {

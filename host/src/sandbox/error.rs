@@ -16,6 +16,15 @@ pub enum Limit {
     Log,
     /// The guest's call stack.
     Stack,
+    /// Number of files (and directories, symlinks) in the buildpack's layers plus the
+    /// files it added to the app dir.
+    Files,
+    /// Bytes in the buildpack's layers plus what it added to the app dir.
+    LayerBytes,
+    /// Number of `fetch` calls.
+    FetchCount,
+    /// Bytes fetched, summed over the call's fetches.
+    FetchBytes,
 }
 
 impl Limit {
@@ -27,6 +36,10 @@ impl Limit {
             Limit::WallTime => "--limit-time",
             Limit::Log => "--limit-log",
             Limit::Stack => "(fixed)",
+            Limit::Files => "--limit-files",
+            Limit::LayerBytes => "--limit-layer-bytes",
+            Limit::FetchCount => "--limit-fetch-count",
+            Limit::FetchBytes => "--limit-fetch-bytes",
         }
     }
 }
@@ -39,6 +52,10 @@ impl fmt::Display for Limit {
             Limit::WallTime => "wall-time limit",
             Limit::Log => "log output limit",
             Limit::Stack => "stack limit",
+            Limit::Files => "file count limit",
+            Limit::LayerBytes => "layer size limit",
+            Limit::FetchCount => "fetch count limit",
+            Limit::FetchBytes => "fetch size limit",
         })
     }
 }

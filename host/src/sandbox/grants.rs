@@ -2,14 +2,39 @@
 //!
 //! A [`Grants`] starts empty: no directory, no env var, no network, stdin closed. Each
 //! directory and variable is added by a named call, and [`Grants::into_wasi`] turns exactly
-//! that into a WASI context. Sockets and name lookup are always denied.
+//! that into a WASI context. Sockets and name lookup are always denied. The one way to the
+//! network is the `fetch` import, and only when [`Grants::fetch`] hands the call a
+//! [`Fetcher`] (the lifecycle does so for build, never for detect).
+//!
+//! # What else the guest sees
+//!
+//! Checked against wasmtime-wasi 48's defaults, which kiln keeps:
+//!
+//! | WASI interface | what the guest gets | leaks |
+//! |---|---|---|
+//! | `wasi:clocks/wall-clock` | the host's real UTC time (`SystemTime::now`), nanosecond resolution | the time, nothing else: WASI has no time zone and kiln passes no `TZ` |
+//! | `wasi:clocks/monotonic-clock` | nanoseconds since this call's context was created | nothing: not the host's uptime |
+//! | `wasi:random/random` | bytes from the host's CSPRNG, fresh per call | nothing |
+//! | `wasi:random/insecure`, `insecure-seed` | a generator and seed drawn at random per call | nothing |
+//! | `wasi:cli/environment` | the granted variables only; args `["buildpack"]`; no initial cwd | nothing of the host's env |
+//! | `wasi:cli/terminal-*` | no terminal (stdout/stderr are pipes into the log budget) | nothing |
+//! | `wasi:filesystem` | the granted directories; stat gives sizes and the host's atime/mtime/ctime of those files, and `metadata-hash` an unkeyed 64-bit hash of (device, inode) | the timestamps and, with effort, inode numbers of files in granted dirs; no path, user, group or host name |
+//! | `wasi:sockets` | every socket and name lookup denied | nothing |
+//!
+//! So a buildpack can tell what time it is and be non-deterministic, but cannot learn the
+//! host's name, user, network, uptime or environment. Clocks are not coarsened or frozen:
+//! buildpacks legitimately time things and stamp files, and the exported image normalizes
+//! every mtime anyway. A build that must be bit-for-bit reproducible gets that from the
+//! export, not from the guest's clock.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
 
 use super::error::SandboxError;
+use crate::fetch::Fetcher;
 
 /// How a granted directory may be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +61,7 @@ pub struct DirGrant {
 pub struct Grants {
     dirs: Vec<DirGrant>,
     env: Vec<(String, String)>,
+    fetch: Option<Arc<Fetcher>>,
 }
 
 impl Grants {
@@ -62,9 +88,21 @@ impl Grants {
         self
     }
 
+    /// Let the guest call the `fetch` import, through `fetcher` (its policy, cache and
+    /// recorder). Without this grant every fetch is refused.
+    pub fn fetch(mut self, fetcher: Arc<Fetcher>) -> Self {
+        self.fetch = Some(fetcher);
+        self
+    }
+
     /// The granted directories.
     pub fn dirs(&self) -> &[DirGrant] {
         &self.dirs
+    }
+
+    /// The fetcher, if fetch is granted.
+    pub fn fetcher(&self) -> Option<&Arc<Fetcher>> {
+        self.fetch.as_ref()
     }
 
     /// Build the WASI context; guest stdout and stderr go to `output`.

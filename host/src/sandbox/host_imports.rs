@@ -2,9 +2,14 @@
 //!
 //! `log` forwards a line to the build's log sink and counts it against the call's log
 //! budget; a buildpack that floods the log is stopped with a trap naming the limit.
+//! `set-executable` and `fetch` act on guest paths, resolved by [`resolve_writable`] inside
+//! the call's read-write grants only, refusing `..` and never following a symlink.
+//! `fetch` is refused unless the call was granted a [`crate::fetch::Fetcher`]; a fetch
+//! that exceeds a fetch limit returns an error to the guest and also fails the call.
 
-use super::bindings::kiln::buildpack::host::{Host, LogLevel};
+use super::bindings::kiln::buildpack::host::{FetchRequest, FetchResult, Host, LogLevel};
 use super::call::GuestState;
+use crate::fetch::FetchCall;
 use super::error::Limit;
 
 /// The trap raised when a guest exceeds a limit inside a host call.
@@ -37,12 +42,44 @@ impl Host for GuestState {
     fn set_executable(&mut self, path: String, executable: bool) -> wasmtime::Result<Result<(), String>> {
         Ok(set_executable(&self.writable, &path, executable))
     }
+
+    fn fetch(&mut self, request: FetchRequest) -> wasmtime::Result<Result<FetchResult, String>> {
+        if request.url.len() > MAX_FETCH_TEXT || request.digest.len() > MAX_FETCH_TEXT || request.destination.len() > MAX_FETCH_TEXT {
+            return Ok(Err(format!("fetch refused: url, digest and destination must each be under {MAX_FETCH_TEXT} bytes")));
+        }
+        let url = &request.url;
+        let Some(state) = self.fetch.as_mut() else {
+            return Ok(Err(format!("fetch of {url} refused: this call may not fetch (only build can)")));
+        };
+        let destination = match resolve_writable(&self.writable, &request.destination, true) {
+            Ok(path) => path,
+            Err(reason) => return Ok(Err(format!("fetch of {url}: destination {reason}"))),
+        };
+        let call = FetchCall { buildpack: &state.buildpack, url, digest: &request.digest, destination: Some(&destination) };
+        match state.fetcher.fetch(call, &mut state.budget) {
+            Ok(record) => Ok(Ok(FetchResult { path: request.destination, size: record.size })),
+            Err(error) => {
+                if let Some(exceeded) = error.limit() {
+                    state.exceeded.get_or_insert(exceeded);
+                }
+                Ok(Err(error.to_string()))
+            }
+        }
+    }
 }
 
-/// Resolve `guest_path` inside one of the read-write grants without following symlinks,
-/// then set the mode of the regular file there.
-fn set_executable(writable: &[(String, std::path::PathBuf)], guest_path: &str, executable: bool) -> Result<(), String> {
-    use std::os::unix::fs::PermissionsExt;
+/// Longest URL, digest or destination `fetch` accepts.
+const MAX_FETCH_TEXT: usize = 8 * 1024;
+
+/// The host path of `guest_path` inside one of the read-write grants, resolved without
+/// following symlinks: every existing component below the grant must be a real directory
+/// (or, for the last, a regular file), `..` is refused. With `may_be_missing`, the last
+/// component need not exist (its parent must).
+pub(crate) fn resolve_writable(
+    writable: &[(String, std::path::PathBuf)],
+    guest_path: &str,
+    may_be_missing: bool,
+) -> Result<std::path::PathBuf, String> {
     let Some((prefix, host_root)) = writable
         .iter()
         .filter(|(prefix, _)| guest_path == prefix || guest_path.starts_with(&format!("{}/", prefix.trim_end_matches('/'))))
@@ -51,21 +88,39 @@ fn set_executable(writable: &[(String, std::path::PathBuf)], guest_path: &str, e
         return Err(format!("{guest_path} is not inside a directory this buildpack may write"));
     };
     let relative = guest_path[prefix.len()..].trim_start_matches('/');
+    let components: Vec<&str> = relative.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
+    if components.contains(&"..") {
+        return Err(format!("{guest_path}: '..' is not allowed"));
+    }
+    if components.iter().any(|c| c.contains('\0')) {
+        return Err(format!("{guest_path:?}: a NUL byte is not allowed"));
+    }
     let mut host_path = host_root.clone();
-    for component in relative.split('/').filter(|c| !c.is_empty() && *c != ".") {
-        if component == ".." {
-            return Err(format!("{guest_path}: '..' is not allowed"));
-        }
+    for (i, component) in components.iter().enumerate() {
         host_path.push(component);
-        let meta = std::fs::symlink_metadata(&host_path).map_err(|e| format!("{guest_path}: {e}"))?;
-        if meta.file_type().is_symlink() {
-            return Err(format!("{guest_path}: a symlink is in the way; symlinks are never followed"));
+        let last = i + 1 == components.len();
+        match std::fs::symlink_metadata(&host_path) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                return Err(format!("{guest_path}: a symlink is in the way; symlinks are never followed"));
+            }
+            Ok(meta) if !last && !meta.is_dir() => return Err(format!("{guest_path}: {component} is not a directory")),
+            Ok(meta) if last && !meta.is_file() => return Err(format!("{guest_path} is not a regular file")),
+            Ok(_) => {}
+            Err(e) if last && may_be_missing && e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(format!("{guest_path}: {e}")),
         }
     }
-    let meta = std::fs::symlink_metadata(&host_path).map_err(|e| format!("{guest_path}: {e}"))?;
-    if !meta.is_file() {
+    if components.is_empty() {
         return Err(format!("{guest_path} is not a regular file"));
     }
+    Ok(host_path)
+}
+
+/// Resolve `guest_path` inside one of the read-write grants without following symlinks,
+/// then set the mode of the regular file there.
+fn set_executable(writable: &[(String, std::path::PathBuf)], guest_path: &str, executable: bool) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let host_path = resolve_writable(writable, guest_path, false)?;
     let mode = if executable { 0o755 } else { 0o644 };
     std::fs::set_permissions(&host_path, std::fs::Permissions::from_mode(mode)).map_err(|e| format!("{guest_path}: {e}"))
 }

@@ -17,16 +17,31 @@ pub struct Limits {
     pub wall_time: Duration,
     /// Maximum log output in bytes (log import, stdout and stderr together).
     pub log_bytes: usize,
+    /// Maximum number of `fetch` calls.
+    pub fetch_count: usize,
+    /// Maximum bytes fetched, summed over the call's fetches (cache hits count too).
+    pub fetch_bytes: u64,
+    /// Maximum number of entries in the buildpack's layers dir plus entries it added to
+    /// the app dir, measured after build.
+    pub files: u64,
+    /// Maximum bytes (apparent file sizes) in the buildpack's layers dir plus what it added
+    /// to the app dir, measured after build.
+    pub layer_bytes: u64,
 }
 
 impl Default for Limits {
-    /// 1 GiB of memory, 10 minutes of CPU, 15 minutes of wall time, 4 MiB of logs.
+    /// 1 GiB of memory, 10 minutes of CPU, 15 minutes of wall time, 4 MiB of logs,
+    /// 10 000 fetches and 4 GiB fetched, 1 000 000 files and 10 GiB written.
     fn default() -> Self {
         Limits {
             memory_bytes: 1 << 30,
             cpu_time: Duration::from_secs(600),
             wall_time: Duration::from_secs(900),
             log_bytes: 4 << 20,
+            fetch_count: 10_000,
+            fetch_bytes: 4 << 30,
+            files: 1_000_000,
+            layer_bytes: 10 << 30,
         }
     }
 }

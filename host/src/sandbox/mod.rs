@@ -4,7 +4,8 @@
 //! interruption for time limits), the on-disk cache of precompiled components
 //! ([`cache`]), the check that a component speaks kiln's contract version ([`contract`]),
 //! the deny-by-default WASI context ([`grants`]), per-call limits ([`limits`]), the host
-//! imports a buildpack may call ([`host_imports`]), and the calls themselves ([`call`]).
+//! imports a buildpack may call ([`host_imports`]), the calls themselves ([`call`]), and
+//! the check of what a build left on disk ([`usage`]).
 //!
 //! Nothing a guest can reach exists unless a [`Grants`] value names it: no inherited
 //! env, no host path, no socket. Every call gets a fresh store, so one buildpack's state
@@ -20,6 +21,7 @@ pub mod grants;
 pub mod host_imports;
 pub mod limits;
 pub mod text;
+pub mod usage;
 
 pub use call::{LoadedBuildpack, LogSink};
 pub use engine::Sandbox;
