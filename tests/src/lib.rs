@@ -31,7 +31,7 @@ pub use oci::{
     Bundle, manifest_digest_via_skopeo, oci_ref, sha256_digest, skopeo_inspect,
     skopeo_inspect_config, skopeo_inspect_raw, umoci_image_from_dir, umoci_unpack,
 };
-pub use registry::Registry;
+pub use registry::{LoggedRequest, Registry};
 pub use rootfs::busybox_rootfs;
 pub use tools::{command_line, require_tool, run, run_stdout};
 

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use super::build_publish::Distribution;
 use super::dirs::Dirs;
 use super::exit::{CliError, ExitCode};
 use super::output::Output;
@@ -19,10 +20,21 @@ use crate::sandbox::{Limits, Sandbox};
 
 /// Arguments of `kiln build`.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  kiln build myapp --path examples/procfile-web --run-image run-base\n  kiln build oci:./out:v1 --path . --buildpack ./my-buildpack.wasm --run-image oci:./base:latest\n\nImages: a bare NAME[:TAG] is the local store ($KILN_HOME/store or ~/.local/share/kiln/store);\noci:DIR[:TAG] is an OCI image layout directory.")]
+#[command(after_help = "Examples:\n  kiln build myapp --path examples/procfile-web --run-image run-base\n  kiln build oci:./out:v1 --path . --buildpack ./my-buildpack.wasm --run-image oci:./base:latest\n  kiln build 127.0.0.1:5000/myapp:v1 --publish --path examples/procfile-web --run-image 127.0.0.1:5000/run:1\n  kiln build myapp --path examples/procfile-web --run-image run-base --output docker-archive:myapp.tar\n\nImages: a bare NAME[:TAG] (no registry host in its first segment) is the local store\n($KILN_HOME/store or ~/.local/share/kiln/store); HOST/REPO[:TAG] or HOST/REPO@sha256:... is a\nregistry when HOST has a '.' or a ':' or is localhost (ghcr.io/org/app, 127.0.0.1:5000/app);\ndocker://REF is a registry with docker.io defaults; oci:DIR[:TAG] is an OCI image layout\ndirectory; docker-archive:FILE[:NAME:TAG] writes a `docker load` tarball.\nA registry IMAGE is built into the local store under its full name; --publish also pushes it.\nCredentials come from $REGISTRY_AUTH_FILE or ~/.docker/config.json.")]
 pub struct BuildArgs {
-    /// The image to write: NAME[:TAG] in the local store, or oci:DIR[:TAG].
+    /// The image to write: NAME[:TAG] in the local store, HOST/REPO[:TAG] (with --publish,
+    /// pushed to that registry), oci:DIR[:TAG], or docker-archive:FILE[:NAME:TAG].
     pub image: String,
+    /// Push the image to its registry after building (IMAGE must be HOST/REPO[:TAG]); the
+    /// previous image is read from the registry for layer reuse.
+    #[arg(long)]
+    pub publish: bool,
+    /// Also write the image here: docker-archive:FILE (a tarball for `docker load`).
+    #[arg(long, value_name = "REF")]
+    pub output: Option<String>,
+    /// Registry flags.
+    #[command(flatten)]
+    pub registry: super::registry_args::RegistryArgs,
     /// The app's source directory.
     #[arg(short, long, default_value = ".")]
     pub path: PathBuf,
@@ -34,8 +46,9 @@ pub struct BuildArgs {
     /// kiln's embedded builder. Ignored when --buildpack or project.toml names buildpacks.
     #[arg(long, value_name = "FILE")]
     pub builder: Option<PathBuf>,
-    /// The run image the app layers go on: NAME[:TAG] in the local store or oci:DIR[:TAG]
-    /// (default: the builder's run image).
+    /// The run image the app layers go on: NAME[:TAG] in the local store, oci:DIR[:TAG], or
+    /// HOST/REPO[:TAG] (pulled into the local store once, reused while the digest is the same;
+    /// default: the builder's run image).
     #[arg(long, value_name = "REF")]
     pub run_image: Option<String>,
     /// A build-time environment variable for buildpacks (repeatable).
@@ -130,16 +143,30 @@ pub fn run(args: BuildArgs, out: &Output) -> Result<(), CliError> {
         Some(path) => Builder::read(path).map_err(bad_input)?,
         None => Builder::default_builder(),
     };
+    // A buildpack given as a registry reference (HOST/REPO[:TAG|@DIGEST]) is a packaged
+    // buildpack: pulled (cached by digest), checked, and its component used.
+    let mut client = None;
+    let mut resolve = |reference: &String| -> Result<BuildpackSource, CliError> {
+        if matches!(ImageRef::parse(reference), Ok(ImageRef::Registry(_))) && !std::path::Path::new(reference).exists() {
+            if client.is_none() {
+                client = Some(args.registry.client(out)?);
+            }
+            return super::buildpack::pull_buildpack(reference, &dirs, client.as_ref().expect("set above"));
+        }
+        resolve_buildpack(reference, &args.path)
+    };
     let (buildpacks, order) = if requested.is_empty() {
-        let sources = builder.buildpacks.iter().map(|b| resolve_buildpack(b, &args.path)).collect::<Result<Vec<_>, _>>()?;
+        let sources = builder.buildpacks.iter().map(&mut resolve).collect::<Result<Vec<_>, _>>()?;
         (sources, Some(builder.order.clone()))
     } else {
-        (requested.iter().map(|b| resolve_buildpack(b, &args.path)).collect::<Result<Vec<_>, _>>()?, None)
+        (requested.iter().map(&mut resolve).collect::<Result<Vec<_>, _>>()?, None)
     };
     let run_image = args.run_image.clone().or(builder.run_image.clone()).ok_or_else(|| {
         bad_input("no run image given: pass --run-image REF (make one from a root filesystem with `kiln base from-dir DIR --tag NAME`)")
     })?;
     let run_image = ImageRef::parse(&run_image).map_err(|e| bad_input(format!("--run-image: {e}")))?;
+    let distribution = Distribution::plan(&args, &image, &run_image, out)?;
+    let previous_image = distribution.prepare(&image, &run_image, &dirs, out)?;
     let request = BuildRequest {
         image,
         app_dir: args.path.clone(),
@@ -154,11 +181,13 @@ pub fn run(args: BuildArgs, out: &Output) -> Result<(), CliError> {
         work_dir: dirs.work.clone(),
         cache_dir: args.cache_dir.clone().unwrap_or_else(|| Cache::default_dir(&dirs.cache, &args.image)),
         clear_cache: args.clear_cache,
+        previous_image,
     };
     let sandbox = Sandbox::new(&dirs.cache).map_err(|e| CliError::new(ExitCode::Internal, e.to_string()))?;
     let started = std::time::Instant::now();
     let reporter = out.reporter();
     let report = run_build(&request, &sandbox, &reporter)?;
+    distribution.finish(&request, &report.manifest, &dirs, out)?;
     reporter(&Event::BuildFinished { millis: started.elapsed().as_millis(), peak_rss_kib: peak_rss_kib() });
     if !out.json() {
         out.result(&format!("{}@{}", request.image, report.manifest.digest));

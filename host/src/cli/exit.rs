@@ -11,6 +11,9 @@
 //! | 51 | a buildpack failed, crashed or returned an invalid result |
 //! | 52 | a buildpack exceeded a limit (memory, CPU, time, log, files, layer bytes, fetch count or bytes) |
 //! | 60 | the image could not be written or read |
+//! | 61 | a registry refused the credentials (authentication failed) |
+//! | 62 | a registry could not be reached, or a push or pull failed |
+//! | 70 | rebase refused: the new run image is incompatible, or the app image is not rebasable |
 
 use crate::lifecycle::LifecycleError;
 use crate::sandbox::SandboxError;
@@ -34,6 +37,12 @@ pub enum ExitCode {
     LimitExceeded = 52,
     /// 60.
     Image = 60,
+    /// 61.
+    RegistryAuth = 61,
+    /// 62.
+    Registry = 62,
+    /// 70.
+    RebaseRefused = 70,
 }
 
 /// An error ready to print, with its exit code.
@@ -55,6 +64,9 @@ impl CliError {
 impl From<LifecycleError> for CliError {
     fn from(error: LifecycleError) -> Self {
         let code = match &error {
+            LifecycleError::RunImage { source: crate::image::ImageError::Registry(inner), .. } => {
+                super::registry_args::registry_code(inner)
+            }
             LifecycleError::AppDirMissing { .. }
             | LifecycleError::InvalidBuildpack { .. }
             | LifecycleError::UnknownBuildpack { .. }
@@ -63,7 +75,7 @@ impl From<LifecycleError> for CliError {
             LifecycleError::NoGroupPassed { errored: true, .. } => ExitCode::DetectErrored,
             LifecycleError::InvalidBuildOutput { .. } => ExitCode::BuildpackFailed,
             LifecycleError::Sandbox(sandbox) => sandbox_code(sandbox),
-            LifecycleError::Image(_) => ExitCode::Image,
+            LifecycleError::Image(image) => super::registry_args::image_code(image),
             LifecycleError::Io { .. } => ExitCode::Internal,
         };
         CliError { message: error.to_string(), code }

@@ -4,13 +4,20 @@
 mod base;
 mod build;
 mod completions;
+mod build_publish;
+mod buildpack;
 mod dirs;
 mod exit;
 mod fetch_args;
 mod fetch_cache;
+mod gc;
 mod images;
+mod inspect;
 mod output;
 mod sbom;
+mod rebase;
+mod registry_args;
+mod rmi;
 
 use clap::{Parser, Subcommand};
 
@@ -53,6 +60,17 @@ pub enum Command {
     FetchCache(fetch_cache::FetchCacheCommand),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(completions::CompletionsArgs),
+    /// Put an app image on a new run image, rewriting only its manifest and config.
+    Rebase(rebase::RebaseArgs),
+    /// Show an image's processes, buildpacks, run image, layers and labels.
+    Inspect(inspect::InspectArgs),
+    /// Remove tags from the local store (blobs stay until `kiln gc`).
+    Rmi(rmi::RmiArgs),
+    /// Remove blobs of the local store that no tag reaches.
+    Gc(gc::GcArgs),
+    /// Package, push and pull buildpacks as OCI images.
+    #[command(subcommand)]
+    Buildpack(buildpack::BuildpackCommand),
 }
 
 /// Run the parsed command line; returns the process exit code.
@@ -65,6 +83,11 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Sbom(args) => sbom::run(args, &out),
         Command::FetchCache(command) => fetch_cache::run(command, &out),
         Command::Completions(args) => completions::run(args),
+        Command::Rebase(args) => rebase::run(args, &out),
+        Command::Inspect(args) => inspect::run(args, &out),
+        Command::Rmi(args) => rmi::run(args, &out),
+        Command::Gc(args) => gc::run(args, &out),
+        Command::Buildpack(command) => buildpack::run(command, &out),
     };
     match result {
         Ok(()) => ExitCode::Success,

@@ -15,15 +15,21 @@
 //!   spec (platform API 0.13, "Labels") and the reference lifecycle (`platform/files/*.go`) write them.
 //! - [`base`]: [`create_base_image`], which makes a one-layer run image from a root filesystem dir.
 //!
-//! The registry, docker-archive and rebase logic live elsewhere and build on these types.
+//! - [`registry`]: [`RegistryClient`], push and pull with `oci-client` (blocking API).
+//! - [`docker_archive`]: [`write_docker_archive`], a `docker load`-able tarball.
+//!
+//! Rebase lives in the lifecycle (`lifecycle::rebase`) and builds on these types.
 
 pub mod base;
 pub mod digest;
+pub mod docker_archive;
 mod extract;
 pub mod labels;
 pub mod layer_tar;
 pub mod oci;
 pub mod reference;
+pub mod registry;
+mod registry_auth;
 pub mod store;
 
 use std::io;
@@ -37,7 +43,9 @@ pub use layer_tar::{
     extract_layer,
 };
 pub use oci::{ContainerConfig, Descriptor, ImageConfig, Index, Manifest, Platform, RootFs};
-pub use reference::ImageRef;
+pub use docker_archive::write_docker_archive;
+pub use reference::{ImageRef, RegistryRef};
+pub use registry::{RegistryClient, RegistryError, RegistryOptions};
 pub use store::{BlobWriter, Image, ImageStore};
 
 /// Errors of the image area: building layers, the local store, references and labels.
@@ -249,7 +257,7 @@ pub enum ImageError {
 
     /// An image reference uses a transport kiln does not support yet.
     #[error(
-        "image reference {reference:?}: {what} is not supported yet; use a local name (NAME[:TAG]) or oci:DIR[:TAG]"
+        "image reference {reference:?}: {what} is not supported; use a local name (NAME[:TAG]), oci:DIR[:TAG], a registry reference (HOST/REPO[:TAG]) or docker-archive:FILE"
     )]
     UnsupportedReference {
         /// The reference as given.
@@ -257,6 +265,20 @@ pub enum ImageError {
         /// What is unsupported (e.g. "the docker:// transport").
         what: String,
     },
+
+    /// A registry operation failed.
+    #[error(transparent)]
+    Registry(Box<RegistryError>),
+}
+
+/// Errors of registry operations, boxed (see [`RegistryError`]).
+impl From<RegistryError> for ImageError {
+    fn from(error: RegistryError) -> Self {
+        match error {
+            RegistryError::Store(inner) => *inner,
+            other => ImageError::Registry(Box::new(other)),
+        }
+    }
 }
 
 /// Result alias for the image area.

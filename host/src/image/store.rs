@@ -165,6 +165,7 @@ impl ImageStore {
     pub fn put_blob_bytes(&self, bytes: &[u8], media_type: &str) -> Result<Descriptor> {
         let digest = Digest::of_bytes(bytes);
         if self.has_blob(&digest) {
+            touch(&self.blob_path(&digest));
             return Ok(Descriptor::new(media_type, digest, bytes.len() as u64));
         }
         let mut writer = self.blob_writer()?;
@@ -568,8 +569,93 @@ impl BlobWriter {
         }
         if !target.is_file() {
             finish_temp(tmp, &target)?;
+        } else {
+            touch(&target);
         }
         Ok(Descriptor::new(media_type, digest, size))
+    }
+}
+
+/// Mark a reused blob as recently written, so that [`ImageStore::gc`]'s grace period covers a
+/// build that reuses a blob no tag reaches yet. Best effort.
+fn touch(path: &Path) {
+    if let Ok(file) = File::options().append(true).open(path) {
+        let _ = file.set_modified(std::time::SystemTime::now());
+    }
+}
+
+/// What [`ImageStore::gc`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GcReport {
+    /// Blobs reachable from a tag (kept).
+    pub kept: usize,
+    /// Unreachable blobs removed.
+    pub removed: usize,
+    /// Bytes freed.
+    pub freed_bytes: u64,
+    /// Unreachable blobs younger than the grace period (kept; a build may be writing them).
+    pub young: usize,
+}
+
+impl ImageStore {
+    /// Every blob reachable from a tag in index.json: the manifests and indexes tagged, and
+    /// the configs, layers and nested manifests they reference. A tagged blob that is not a
+    /// manifest or index (an artifact) is kept as is.
+    pub fn reachable_blobs(&self) -> Result<std::collections::BTreeSet<Digest>> {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut pending: Vec<Descriptor> = self.read_index()?.manifests;
+        while let Some(descriptor) = pending.pop() {
+            if !seen.insert(descriptor.digest.clone()) || !self.has_blob(&descriptor.digest) {
+                continue;
+            }
+            let bytes = self.read_blob(&descriptor.digest)?;
+            if is_index_media_type(&descriptor.media_type) {
+                if let Ok(index) = serde_json::from_slice::<Index>(&bytes) {
+                    pending.extend(index.manifests);
+                }
+            } else if let Ok(manifest) = serde_json::from_slice::<Manifest>(&bytes) {
+                seen.insert(manifest.config.digest.clone());
+                seen.extend(manifest.layers.into_iter().map(|l| l.digest));
+            }
+        }
+        Ok(seen)
+    }
+
+    /// Remove every blob no tag reaches and that is older than `grace`, and temp files older
+    /// than `grace`. Holds the index lock throughout, so no tag changes while it decides;
+    /// `grace` protects blobs an unfinished build has written but not tagged yet (a build
+    /// that reuses an existing blob refreshes its mtime).
+    pub fn gc(&self, grace: std::time::Duration) -> Result<GcReport> {
+        let _lock = self.lock_index()?;
+        let reachable = self.reachable_blobs()?;
+        let now = std::time::SystemTime::now();
+        let old = |meta: &fs::Metadata| meta.modified().ok().and_then(|m| now.duration_since(m).ok()).is_some_and(|age| age >= grace);
+        let mut report = GcReport::default();
+        for entry in fs::read_dir(self.blobs_dir()).map_err(io_error("read directory", self.blobs_dir()))? {
+            let entry = entry.map_err(io_error("read directory", self.blobs_dir()))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Ok(digest) = Digest::parse(&format!("sha256:{name}")) else { continue };
+            if reachable.contains(&digest) {
+                report.kept += 1;
+                continue;
+            }
+            let Ok(meta) = entry.metadata() else { continue };
+            if !old(&meta) {
+                report.young += 1;
+                continue;
+            }
+            fs::remove_file(entry.path()).map_err(io_error("remove", entry.path()))?;
+            report.removed += 1;
+            report.freed_bytes += meta.len();
+        }
+        if let Ok(entries) = fs::read_dir(self.tmp_dir()) {
+            for entry in entries.flatten() {
+                if entry.metadata().is_ok_and(|m| old(&m)) {
+                    let _ = fs::remove_file(entry.path());
+                }
+            }
+        }
+        Ok(report)
     }
 }
 

@@ -231,3 +231,26 @@ fn tag_names_are_validated() {
         assert!(validate_tag_name(bad).is_err(), "{bad:?} accepted");
     }
 }
+
+#[test]
+fn gc_removes_only_unreachable_old_blobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ImageStore::open(dir.path()).unwrap();
+    let mut layer = crate::image::LayerBuilder::new();
+    layer.add_bytes(b"kept", "/kept", false, crate::image::Owner::ROOT).unwrap();
+    let blob = layer.write_blob(&store).unwrap();
+    let mut config = ImageConfig::new_linux();
+    config.rootfs.diff_ids = vec![blob.diff_id.clone()];
+    let manifest = Manifest::new(Descriptor::new(MEDIA_TYPE_OCI_CONFIG, Digest::of_bytes(b""), 0), vec![blob.descriptor()]);
+    let image = store.write_image(&manifest, &config).unwrap();
+    store.tag("app:v1", &image).unwrap();
+    let orphan = store.put_blob_bytes(b"orphan", "application/octet-stream").unwrap();
+    let young = store.gc(std::time::Duration::from_secs(3600)).unwrap();
+    assert_eq!((young.kept, young.removed, young.young), (3, 0, 1));
+    let report = store.gc(std::time::Duration::ZERO).unwrap();
+    assert_eq!((report.kept, report.removed), (3, 1));
+    assert!(!store.has_blob(&orphan.digest));
+    store.read_image("app:v1").unwrap();
+    assert!(store.untag("app:v1").unwrap());
+    assert_eq!(store.gc(std::time::Duration::ZERO).unwrap().removed, 3);
+}

@@ -15,6 +15,7 @@ pub mod launch_metadata;
 pub mod layer_writer;
 pub mod plan;
 pub mod prepare;
+pub mod rebase;
 pub mod restore;
 pub mod workspace;
 

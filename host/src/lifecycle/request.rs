@@ -50,6 +50,10 @@ pub struct BuildRequest {
     pub cache_dir: PathBuf,
     /// Drop the cache before building.
     pub clear_cache: bool,
+    /// The previous image when it is not in the destination store: with `--publish`, the
+    /// manifest and config read from the registry (its layers are not downloaded). `None`:
+    /// look the image's tag up in the destination store.
+    pub previous_image: Option<crate::image::Image>,
 }
 
 /// What a build produced.
@@ -64,8 +68,12 @@ pub struct BuildReport {
 /// Open the store an image reference lives in, and the tag within it.
 pub fn open_ref(reference: &ImageRef, store_dir: &std::path::Path) -> Result<(ImageStore, String), crate::image::ImageError> {
     match reference {
-        ImageRef::Store { .. } => Ok((ImageStore::open(store_dir)?, reference.tag_name().to_string())),
-        ImageRef::Layout { dir, .. } => Ok((ImageStore::open(dir)?, reference.tag_name().to_string())),
+        ImageRef::Layout { dir, .. } => Ok((ImageStore::open(dir)?, reference.tag_name())),
+        // Registry and docker-archive images are built into the local store under their name
+        // (`127.0.0.1:5000/app:latest`), then pushed or archived from there.
+        ImageRef::Store { .. } | ImageRef::Registry(_) | ImageRef::DockerArchive { .. } => {
+            Ok((ImageStore::open(store_dir)?, reference.tag_name()))
+        }
     }
 }
 
@@ -102,13 +110,16 @@ pub fn run_build(request: &BuildRequest, sandbox: &Sandbox, reporter: &Reporter)
     }
     let mut cache = Cache::open(&request.cache_dir)?;
     let (mut analysis, known) = timed(Phase::Analyze, reporter, || {
-        let previous = match destination.resolve(&tag)? {
-            Some(descriptor) => destination.read_image_at(&descriptor).ok(),
-            None => None,
+        let previous = match (&request.previous_image, destination.resolve(&tag)?) {
+            (Some(remote), _) => Some(remote.clone()),
+            (None, Some(descriptor)) => destination.read_image_at(&descriptor).ok(),
+            (None, None) => None,
         };
         let analysis = analyze(previous.as_ref(), Some(&cache));
         let mut known = KnownBlobs::default();
-        for (diff_id, descriptor) in &analysis.image_blobs {
+        // A previous image read from a registry may have blobs the store lacks: only local
+        // blobs can be reused.
+        for (diff_id, descriptor) in analysis.image_blobs.iter().filter(|(_, d)| destination.has_blob(&d.digest)) {
             known.add(diff_id.clone(), descriptor.clone(), destination.blob_path(&descriptor.digest));
         }
         for layers in cache.index.buildpacks.values() {
