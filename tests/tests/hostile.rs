@@ -7,6 +7,7 @@
 //! The components are built by tests/build.rs; the `kiln` binary by `cargo build -p kiln`.
 
 mod common;
+mod fetch_server;
 
 use std::fs;
 use std::io::Read;
@@ -508,4 +509,154 @@ fn terminal_control_sequences_from_a_buildpack_never_reach_the_terminal() {
         }
     }
     assert!(leaked.is_empty(), "raw ESC/BEL bytes from the buildpack reached kiln's output via: {leaked:?}");
+}
+
+// --- Capabilities: fetch and write limits (issue 4) ---
+
+const FETCH_ABUSE: &str = env!("HOSTILE_FETCH_ABUSE");
+const BIG_LAYER: &str = env!("HOSTILE_BIG_LAYER");
+
+#[test]
+fn a_fetch_of_a_disallowed_url_never_reaches_the_network() {
+    let server = fetch_server::FileServer::start();
+    server.add("secret", b"internal data");
+    let t = Hostile::new();
+    let url = format!("HOSTILE_URL={}", server.url("/files/secret"));
+    let digest = format!("HOSTILE_DIGEST={}", kiln_tests::sha256_digest(b"internal data"));
+    let out = t.build(&[FETCH_ABUSE], &["--env", &url, "--env", &digest]).success();
+    let lines = out.log_lines("hostile/fetch-abuse");
+    assert!(
+        lines.iter().any(|l| l.starts_with("DENIED ") && l.contains("is not allowed by the fetch policy") && l.contains(&format!("--allow-host {}", server.host()))),
+        "{}",
+        out.run
+    );
+    assert!(!lines.iter().any(|l| l.starts_with("FETCHED") || l.starts_with("EXISTS")), "{}", out.run);
+    assert_eq!(server.request_count(), 0, "the server was reached: {:?}", server.requests());
+    let (_dir, bundle) = t.unpack();
+    assert!(!bundle.rootfs.join("layers/hostile_fetch-abuse/got/file").exists());
+    assert!(t.home.run(&["sbom", "app"]).code == Some(3), "nothing fetched, so no SBOM");
+}
+
+#[test]
+fn a_fetch_with_a_wrong_digest_leaves_nothing_anywhere() {
+    let server = fetch_server::FileServer::start();
+    server.add("tool", b"what the server has");
+    let t = Hostile::new();
+    let wrong = kiln_tests::sha256_digest(b"what the buildpack claims");
+    let out = t
+        .build(&[FETCH_ABUSE], &["--allow-host", &server.host(), "--env", &format!("HOSTILE_URL={}", server.url("/files/tool")), "--env", &format!("HOSTILE_DIGEST={wrong}")])
+        .success();
+    let lines = out.log_lines("hostile/fetch-abuse");
+    let denied = lines.iter().find(|l| l.starts_with("DENIED ")).unwrap_or_else(|| panic!("{}", out.run));
+    assert!(denied.contains("digest mismatch") && denied.contains(&wrong) && denied.contains(&kiln_tests::sha256_digest(b"what the server has")), "{denied}");
+    assert!(!lines.iter().any(|l| l.starts_with("EXISTS")), "the unverified file was placed:\n{}", out.run);
+    let cached: Vec<_> = walk(&t.home.path().join("cache/downloads")).into_iter().filter(|p| p.is_file()).collect();
+    assert!(cached.is_empty(), "unverified bytes stayed in the download cache: {cached:?}");
+}
+
+#[test]
+fn a_fetch_bomb_is_cut_at_the_size_limit_and_stops_the_build() {
+    let server = fetch_server::FileServer::start();
+    let t = Hostile::new();
+    let url = format!("HOSTILE_URL={}", server.url("/bomb/1073741824"));
+    let out = t
+        .build(&[FETCH_ABUSE], &["--allow-host", &server.host(), "--limit-fetch-bytes", "1MiB", "--env", "HOSTILE_MODE=bomb", "--env", &url])
+        .failure(52, &["buildpack hostile/fetch-abuse exceeded its fetch size limit during build", "limit 1048576 bytes", "--limit-fetch-bytes"]);
+    let lines = out.log_lines("hostile/fetch-abuse");
+    assert!(lines.iter().any(|l| l.starts_with("DENIED ") && l.contains("too large")), "the guest was told why:\n{}", out.run);
+    assert!(out.elapsed < STOPPED_WITHIN, "stopping a 1 GiB download at 1 MiB took {:.1?}", out.elapsed);
+    let partial: Vec<_> = walk(&t.home.path().join("cache/downloads")).into_iter().filter(|p| p.is_file()).collect();
+    assert!(partial.is_empty(), "a partial download was left behind: {partial:?}");
+}
+
+#[test]
+fn too_many_fetches_hit_the_fetch_count_limit() {
+    let server = fetch_server::FileServer::start();
+    server.add("f", b"f");
+    let t = Hostile::new();
+    let env_url = format!("HOSTILE_URL={}", server.url("/files/f"));
+    let env_digest = format!("HOSTILE_DIGEST={}", kiln_tests::sha256_digest(b"f"));
+    let out = t
+        .build(
+            &[FETCH_ABUSE],
+            &["--allow-host", &server.host(), "--limit-fetch-count", "3", "--env", "HOSTILE_MODE=count", "--env", &env_url, "--env", &env_digest],
+        )
+        .failure(52, &["buildpack hostile/fetch-abuse exceeded its fetch count limit during build", "limit 3 fetches", "--limit-fetch-count"]);
+    let fetched = out.log_lines("hostile/fetch-abuse").iter().filter(|l| l.starts_with("FETCHED")).count();
+    assert_eq!(fetched, 3, "{}", out.run);
+    assert_eq!(server.request_count(), 1, "the cache served the other two: {:?}", server.requests());
+}
+
+#[test]
+fn a_fetch_cannot_write_outside_its_grants_or_through_symlinks() {
+    let server = fetch_server::FileServer::start();
+    server.add("payload", b"PAYLOAD");
+    let t = Hostile::new();
+    let out = t
+        .build(
+            &[FETCH_ABUSE],
+            &[
+                "--allow-host",
+                &server.host(),
+                "--env",
+                "HOSTILE_MODE=escape",
+                "--env",
+                &format!("HOSTILE_URL={}", server.url("/files/payload")),
+                "--env",
+                &format!("HOSTILE_DIGEST={}", kiln_tests::sha256_digest(b"PAYLOAD")),
+            ],
+        )
+        .success();
+    let lines = out.log_lines("hostile/fetch-abuse");
+    let layer = "/layers/hostile_fetch-abuse/got";
+    // The one legitimate destination works; every other attempt is refused with a reason.
+    assert!(lines.contains(&format!("FETCHED {layer}/real/ok 7")), "{}", out.run);
+    let denied: Vec<&String> = lines.iter().filter(|l| l.starts_with("DENIED ")).collect();
+    assert_eq!(denied.len(), 13, "every escape is refused:\n{}", out.run);
+    for (dest, reason) in [
+        ("/etc/kiln-fetch-pwned", "not inside a directory this buildpack may write"),
+        ("/platform/kiln-fetch-pwned", "not inside a directory this buildpack may write"),
+        ("/layers/other_bp/kiln-fetch-pwned", "not inside a directory this buildpack may write"),
+        ("/tmp/../etc/kiln-fetch-pwned", "'..' is not allowed"),
+        (&format!("{layer}/up/kiln-fetch-pwned"), "symlinks are never followed"),
+        (&format!("{layer}/leaf"), "symlinks are never followed"),
+        (&format!("{layer}/real"), "is not a regular file"),
+    ] {
+        let line = denied.iter().find(|l| l.starts_with(&format!("DENIED {dest}: "))).unwrap_or_else(|| panic!("no attempt at {dest}:\n{}", out.run));
+        assert!(line.contains(reason), "{dest}: expected {reason:?}: {line}");
+    }
+    let existing: Vec<&String> = lines.iter().filter(|l| l.starts_with("EXISTS ")).collect();
+    assert_eq!(existing, [&format!("EXISTS {layer}/real/ok")], "only the legitimate file exists; the leaf link is still a link:\n{}", out.run);
+    for host_path in ["/etc/kiln-fetch-pwned", "/kiln-fetch-pwned", "/tmp/kiln-fetch-pwned"] {
+        assert!(!Path::new(host_path).exists(), "the fetch wrote {host_path} on the host");
+    }
+    let pwned: Vec<_> = walk(t.home.path()).into_iter().filter(|p| p.to_string_lossy().contains("kiln-fetch-pwned")).collect();
+    assert!(pwned.is_empty(), "{pwned:?}");
+    let (_dir, bundle) = t.unpack();
+    assert_eq!(fs::read_to_string(bundle.rootfs.join("workspace/victim.txt")).unwrap(), "app file", "the symlinked app file was not overwritten");
+}
+
+#[test]
+fn millions_of_tiny_files_hit_the_file_limit() {
+    let t = Hostile::new();
+    let out = t
+        .build(&[MANY_FILES], &["--limit-files", "1000", "--env", "HOSTILE_COUNT=5000"])
+        .failure(52, &["buildpack hostile/many-files exceeded its file count limit during build", "limit 1000 files", "--limit-files"]);
+    assert!(out.elapsed < STOPPED_WITHIN, "{:.1?}", out.elapsed);
+}
+
+#[test]
+fn a_layer_larger_than_the_limit_is_refused_before_export() {
+    let t = Hostile::new();
+    // A 64 GiB sparse file: no disk used, but its tar would be 64 GiB.
+    let out = t
+        .build(&[BIG_LAYER], &["--limit-layer-bytes", "100MiB"])
+        .failure(52, &["buildpack hostile/big-layer exceeded its layer size limit during build", "limit 104857600 bytes", "--limit-layer-bytes"]);
+    assert!(out.elapsed < STOPPED_WITHIN, "the sparse file must not be read: {:.1?}", out.elapsed);
+    t.build(&[BIG_LAYER], &["--limit-layer-bytes", "1MiB", "--env", "HOSTILE_MODE=dense", "--env", "HOSTILE_BYTES=2097152"])
+        .failure(52, &["exceeded its layer size limit"]);
+    // What a buildpack adds to the app dir counts too.
+    t.build(&[BIG_LAYER], &["--limit-layer-bytes", "1MiB", "--env", "HOSTILE_MODE=app", "--env", "HOSTILE_BYTES=2097152"])
+        .failure(52, &["exceeded its layer size limit"]);
+    t.build(&[BIG_LAYER], &["--env", "HOSTILE_MODE=dense", "--env", "HOSTILE_BYTES=1024"]).success();
 }
