@@ -5,10 +5,12 @@
 //! - [`lifecycle`]: prepare, detect, build, export — one module a phase.
 //! - [`buildpack`]: `buildpack.toml`, ids, orders, where components come from.
 //! - [`layers`]: layer names, types, metadata, checks on what buildpacks wrote.
+//! - [`base`]: run images made from Debian packages (`kiln base build`).
 //! - [`image`]: the OCI model, the local store, reproducible layer tars, CNB labels.
 //! - [`fetch`]: the `fetch` host import: policy, download cache, mirrors, provenance, SBOM.
 //! - [`cli`]: the `kiln` command line (parsing and output only).
 
+pub mod base;
 pub mod buildpack;
 pub mod cli;
 pub mod fetch;

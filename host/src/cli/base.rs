@@ -7,6 +7,7 @@ use clap::{Args, Subcommand};
 use super::dirs::Dirs;
 use super::exit::{CliError, ExitCode};
 use super::output::Output;
+use crate::base::debian::{DebianBase, DebianError};
 use crate::image::{BaseImageOptions, ImageRef, create_base_image};
 use crate::lifecycle::request::open_ref;
 
@@ -15,6 +16,47 @@ use crate::lifecycle::request::open_ref;
 pub enum BaseCommand {
     /// Make a one-layer run image from a root filesystem directory.
     FromDir(FromDirArgs),
+    /// Make a run image from a distribution's packages (Debian), like distroless.
+    Build(BuildArgs),
+}
+
+/// Arguments of `kiln base build`.
+#[derive(Debug, Args)]
+#[command(after_help = "The archive is the first `deb` source for the suite's `main` in /etc/apt (sources.list,\n\
+sources.list.d/*.list and *.sources) unless --mirror is given. Packages are cached under\n\
+<kiln cache>/debian; the same package set always gives the same image digest.\n\n\
+Example:\n  kiln base build --tag run-base\n  kiln base build --distro debian:bookworm --package libssl3 --tag run-ssl\n  kiln base build --mirror http://deb.debian.org/debian --tag oci:./base-layout:v1")]
+pub struct BuildArgs {
+    /// The distribution and suite, DISTRO:SUITE (only `debian` is supported).
+    #[arg(long, default_value = "debian:bookworm")]
+    pub distro: String,
+    /// A package to add to the set (with its dependencies); repeatable.
+    #[arg(long = "package", value_name = "NAME")]
+    pub packages: Vec<String>,
+    /// Start from no package instead of the defaults (libc6, libgcc-s1, libstdc++6, zlib1g,
+    /// ca-certificates, tzdata, busybox-static).
+    #[arg(long)]
+    pub no_default_packages: bool,
+    /// A package to leave out of the dependency closure (unless named with --package); repeatable.
+    #[arg(long = "exclude", value_name = "NAME")]
+    pub exclude: Vec<String>,
+    /// The image to write: NAME[:TAG] in the local store, or oci:DIR[:TAG]. Default
+    /// `kiln/run:<distro>-<suite>`.
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// The archive URL, e.g. http://deb.debian.org/debian (default: from the apt sources).
+    #[arg(long, env = "KILN_DEBIAN_MIRROR")]
+    pub mirror: Option<String>,
+    /// An OpenPGP keyring to check InRelease with (default: the source's Signed-By, else
+    /// /usr/share/keyrings/debian-archive-keyring.gpg); repeatable.
+    #[arg(long = "keyring", value_name = "FILE")]
+    pub keyrings: Vec<PathBuf>,
+    /// Do not check the InRelease signature (then only the transport vouches for it).
+    #[arg(long)]
+    pub no_verify_signature: bool,
+    /// The `io.buildpacks.base.id` label (default `kiln/debian-<suite>`).
+    #[arg(long)]
+    pub id: Option<String>,
 }
 
 /// Arguments of `kiln base from-dir`.
@@ -44,7 +86,77 @@ pub struct FromDirArgs {
 pub fn run(command: BaseCommand, out: &Output) -> Result<(), CliError> {
     match command {
         BaseCommand::FromDir(args) => from_dir(args, out),
+        BaseCommand::Build(args) => build(args, out),
     }
+}
+
+fn build(args: BuildArgs, out: &Output) -> Result<(), CliError> {
+    let (distro, suite) = match args.distro.split_once(':') {
+        Some(("debian", suite)) if !suite.is_empty() => ("debian", suite),
+        _ => {
+            return Err(CliError::new(
+                ExitCode::BadInput,
+                format!("unsupported --distro {:?}: use debian:SUITE, e.g. debian:bookworm", args.distro),
+            ));
+        }
+    };
+    let dirs = Dirs::from_env();
+    let tag = args.tag.unwrap_or_else(|| format!("kiln/run:{distro}-{suite}"));
+    let reference = ImageRef::parse(&tag).map_err(|e| CliError::new(ExitCode::BadInput, e.to_string()))?;
+    let (store, tag_name) = open_ref(&reference, &dirs.store).map_err(|e| CliError::new(ExitCode::Image, e.to_string()))?;
+
+    let mut base = DebianBase::new(suite, dirs.cache.join("debian"), dirs.work.clone());
+    if args.no_default_packages {
+        base.packages.clear();
+    }
+    for package in args.packages {
+        if !base.packages.contains(&package) {
+            base.packages.push(package);
+        }
+    }
+    if base.packages.is_empty() {
+        return Err(CliError::new(ExitCode::BadInput, "no package to install: name one with --package"));
+    }
+    base.exclude.extend(args.exclude);
+    base.mirror = args.mirror;
+    base.keyrings = args.keyrings;
+    base.verify_signature = !args.no_verify_signature;
+    base.id = args.id;
+
+    out.progress(&format!("building {distro}:{suite} run image from {} requested packages", base.packages.len()));
+    let report = base.build(&store, &tag_name).map_err(|e| {
+        let code = match &e {
+            DebianError::NoSource { .. } | DebianError::Resolve(_) => ExitCode::BadInput,
+            _ => ExitCode::Image,
+        };
+        CliError::new(code, e.to_string())
+    })?;
+    for warning in &report.warnings {
+        out.progress(&format!("warning: {warning}"));
+    }
+    out.progress(&format!(
+        "archive {} (Debian {}), InRelease signature {}",
+        report.mirror,
+        report.release_version.as_deref().unwrap_or("?"),
+        if report.signature_verified { "verified" } else { "NOT verified" },
+    ));
+    let list: Vec<String> = report.packages.iter().map(|(n, v)| format!("{n} {v}")).collect();
+    out.progress(&format!("{} packages: {}", list.len(), list.join(", ")));
+    if !report.excluded.is_empty() {
+        out.progress(&format!("left out (no maintainer scripts run): {}", report.excluded.join(", ")));
+    }
+    let timings: Vec<String> =
+        report.timings.iter().map(|(step, d)| format!("{step} {:.2}s", d.as_secs_f64())).collect();
+    out.progress(&format!(
+        "{} requests, {} bytes downloaded, {} files from the cache; {}",
+        report.requests,
+        report.bytes_downloaded,
+        report.cache_hits,
+        timings.join(", ")
+    ));
+    out.progress(&format!("wrote base image {reference}"));
+    out.result(&format!("{reference}@{}", report.descriptor.digest));
+    Ok(())
 }
 
 fn from_dir(args: FromDirArgs, out: &Output) -> Result<(), CliError> {

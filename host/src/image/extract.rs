@@ -59,6 +59,20 @@ pub fn extract_layer(archive: impl AsRef<Path>, dest: impl AsRef<Path>) -> Resul
         Box::new(buffered)
     };
 
+    extract_tar(reader, archive, dest)
+}
+
+/// Extracts an uncompressed tar stream into `dest` with the same checks as [`extract_layer`]
+/// (see the module docs), creating `dest` if needed. `archive` only names the stream in
+/// errors, e.g. `pkg.deb!data.tar.xz`. Several archives may be extracted into one `dest` in
+/// turn: a later entry replaces an earlier file or symlink at its path; a file or symlink
+/// never replaces a directory (refused).
+pub fn extract_tar(reader: impl Read, archive: &Path, dest: &Path) -> Result<ExtractStats> {
+    let io_err = |source: io::Error| ImageError::CannotExtract {
+        archive: archive.to_path_buf(),
+        dest: dest.to_path_buf(),
+        source,
+    };
     fs::create_dir_all(dest).map_err(io_err)?;
     let root = dest.canonicalize().map_err(io_err)?;
     let mut extractor = Extractor {

@@ -28,7 +28,7 @@ use super::oci::{Descriptor, MEDIA_TYPE_OCI_LAYER_GZIP};
 use super::store::ImageStore;
 use super::{ImageError, Result};
 
-pub use super::extract::{ExtractStats, extract_layer};
+pub use super::extract::{ExtractStats, extract_layer, extract_tar};
 
 /// The mtime of every entry kiln writes: 1980-01-01T00:00:01Z (the lifecycle's `NormalizedModTime`).
 pub const NORMALIZED_MTIME: u64 = 315_532_801;
