@@ -130,3 +130,11 @@ fn debian_run_image_from_the_archive() {
     let config = skopeo_inspect_config(&home.store(), "run-debian:latest");
     assert!(config["config"]["Labels"]["io.buildpacks.base.metadata"].as_str().unwrap().contains("\"libssl3\""));
 }
+
+/// Needs no network: what is refused before the archive is asked.
+#[test]
+fn bad_requests_are_refused_before_any_download() {
+    let home = KilnHome::new();
+    home.run(&["base", "build", "--distro", "ubuntu:noble"]).failure(3, &["unsupported --distro", "debian:bookworm"]);
+    home.run(&["base", "build", "--no-default-packages"]).failure(3, &["no package to install"]);
+}

@@ -127,6 +127,9 @@ fn build(args: BuildArgs, out: &Output) -> Result<(), CliError> {
     let report = base.build(&store, &tag_name).map_err(|e| {
         let code = match &e {
             DebianError::NoSource { .. } | DebianError::Resolve(_) => ExitCode::BadInput,
+            DebianError::Fetch(_) | DebianError::Signature { .. } | DebianError::InvalidIndex { .. } => {
+                ExitCode::Registry
+            }
             _ => ExitCode::Image,
         };
         CliError::new(code, e.to_string())
