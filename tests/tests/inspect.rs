@@ -33,7 +33,7 @@ fn inspect_shows_processes_buildpacks_run_image_layers_and_labels() {
     assert!(json["layers"].as_array().unwrap().iter().all(|l| l["size"].as_u64().unwrap() > 0));
     assert_eq!(json["processes"][0]["type"], "web");
     assert!(json["buildpacks"].as_array().unwrap().iter().any(|b| b["id"] == "kiln/procfile"), "{}", json["buildpacks"]);
-    assert_eq!(json["runImage"]["image"], "run-base");
+    assert_eq!(json["runImage"]["image"], "run-base:latest");
     assert_eq!(json["runImage"]["topLayer"], config["rootfs"]["diff_ids"][0]);
     assert_eq!(json["labels"]["io.buildpacks.lifecycle.metadata"], config["config"]["Labels"]["io.buildpacks.lifecycle.metadata"]);
 

@@ -204,3 +204,42 @@ fn a_registry_stopped_mid_push_gives_a_clear_error_and_no_tag() {
     registry.restart();
     assert!(registry.tags("big").is_empty(), "no partial tag: {:?}", registry.tags("big"));
 }
+
+#[test]
+fn a_buildpack_pushed_to_the_registry_is_used_by_reference() {
+    require_tool("skopeo");
+    let registry = Registry::start();
+    let publisher = KilnHome::new();
+    let reference = format!("{}/buildpacks/procfile:0.1.0", registry.addr());
+    let packaged = publisher.run(&["buildpack", "package", "kiln/procfile", "--output", &reference, "--publish"]).success();
+    let digest = packaged.digest();
+    let inspect = registry.skopeo_inspect("buildpacks/procfile:0.1.0");
+    assert_eq!(inspect["Digest"], digest);
+    let labels = &inspect["Labels"];
+    let metadata: serde_json::Value = serde_json::from_str(labels["io.buildpacks.buildpackage.metadata"].as_str().unwrap()).unwrap();
+    assert_eq!(metadata["id"], "kiln/procfile");
+    let layers: serde_json::Value = serde_json::from_str(labels["io.buildpacks.buildpack.layers"].as_str().unwrap()).unwrap();
+    let diff_id = layers["kiln/procfile"][metadata["version"].as_str().unwrap()]["layerDiffID"].as_str().unwrap().to_string();
+    assert!(diff_id.starts_with("sha256:"), "{layers}");
+
+    // Another machine builds with it by reference, pinned by digest.
+    let home = KilnHome::new();
+    home.busybox_run_image("run-base");
+    let app = example("procfile-web");
+    let pinned = format!("{}/buildpacks/procfile@{digest}", registry.addr());
+    let built = home
+        .run(&["build", "app", "--path", app.to_str().unwrap(), "--run-image", "run-base", "--buildpack", &pinned])
+        .success();
+    assert!(built.stderr.contains("kiln/procfile"), "{built}");
+    let config = kiln_tests::skopeo_inspect_config(&home.store(), "app:latest");
+    let build_metadata: serde_json::Value =
+        serde_json::from_str(config["config"]["Labels"]["io.buildpacks.build.metadata"].as_str().unwrap()).unwrap();
+    assert_eq!(build_metadata["buildpacks"].as_array().unwrap().len(), 1, "{build_metadata}");
+    assert_eq!(build_metadata["buildpacks"][0]["id"], "kiln/procfile");
+
+    // A digest that is not the package's is refused.
+    let wrong = format!("{}/buildpacks/procfile@sha256:{}", registry.addr(), "0".repeat(64));
+    let refused = home.run(&["build", "app", "--path", app.to_str().unwrap(), "--run-image", "run-base", "--buildpack", &wrong]);
+    assert_ne!(refused.code, Some(0), "{refused}");
+    assert!(!refused.stderr.contains("panicked"), "{refused}");
+}

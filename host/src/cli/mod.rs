@@ -47,7 +47,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Build an app image from source.
-    Build(build::BuildArgs),
+    Build(Box<build::BuildArgs>),
     /// Make and manage base (run) images.
     #[command(subcommand)]
     Base(base::BaseCommand),
@@ -77,7 +77,7 @@ pub enum Command {
 pub fn run(cli: Cli) -> ExitCode {
     let out = output::Output::new(cli.verbose, cli.quiet, cli.json);
     let result = match cli.command {
-        Command::Build(args) => build::run(args, &out),
+        Command::Build(args) => build::run(*args, &out),
         Command::Base(command) => base::run(command, &out),
         Command::Images(args) => images::run(args, &out),
         Command::Sbom(args) => sbom::run(args, &out),
