@@ -176,7 +176,20 @@ fn the_policy_decides_what_may_be_fetched() {
     assert_eq!(server.request_count(), 1, "only the redirect itself was requested: {:?}", server.requests());
     // kiln's config file allows it too.
     std::fs::write(home.path().join("config.toml"), format!("[fetch]\nallow = [\"{}\"]\n", server.url("/files/"))).unwrap();
-    build(&home, app.path(), "app", &url, &digest, &[]).success();
+    let run = build(&home, app.path(), "app", &url, &digest, &["--json"]).success();
+    // The `fetched` event is part of the documented --json stream.
+    let schema: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/events.schema.json")).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("the schema is valid");
+    let events: Vec<serde_json::Value> = run.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    for event in &events {
+        let errors: Vec<String> = validator.iter_errors(event).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{event} does not match the schema: {errors:?}");
+    }
+    let fetched = events.iter().find(|e| e["event"] == "fetched").unwrap_or_else(|| panic!("no fetched event:\n{run}"));
+    assert_eq!(fetched["url"], url.as_str());
+    assert_eq!(fetched["digest"], digest.as_str());
+    assert_eq!(fetched["origin"], "network", "every earlier attempt was refused before downloading");
 }
 
 fn walk_files(root: &Path) -> Vec<std::path::PathBuf> {

@@ -168,7 +168,7 @@ impl LoadedBuildpack {
         let output_full = output.contents().len() >= limits.log_bytes;
         // A fetch limit fails the call even when the guest carried on past the refusal.
         if let Some((limit, detail)) = store.data_mut().fetch.as_mut().and_then(|f| f.exceeded.take())
-            && !matches!(result, Err(_) if store.data().limits.exceeded.is_some())
+            && !(result.is_err() && store.data().limits.exceeded.is_some())
         {
             return Err(SandboxError::LimitExceeded { buildpack: id.into(), phase: phase.into(), limit, detail });
         }
