@@ -59,6 +59,7 @@ pub struct PackageArgs {
 
 /// Arguments of `kiln buildpack push`.
 #[derive(Debug, Args)]
+#[command(after_help = "Example:\n  kiln buildpack push 127.0.0.1:5000/buildpacks/procfile:0.1.0")]
 pub struct PushArgs {
     /// The packaged buildpack, kept in the local store under its registry name.
     pub image: String,
@@ -69,6 +70,7 @@ pub struct PushArgs {
 
 /// Arguments of `kiln buildpack pull`.
 #[derive(Debug, Args)]
+#[command(after_help = "Example:\n  kiln buildpack pull 127.0.0.1:5000/buildpacks/procfile:0.1.0")]
 pub struct PullArgs {
     /// The packaged buildpack: HOST/REPO[:TAG|@DIGEST].
     pub image: String,

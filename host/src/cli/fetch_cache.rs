@@ -21,6 +21,7 @@ use crate::fetch::{FetchBudget, FetchCall, FetchSettings, Fetcher};
 #[command(after_help = "Examples:\n  kiln fetch-cache add https://registry.npmjs.org/left-pad/-/left-pad-1.3.0.tgz --digest sha512-...\n  kiln fetch-cache list\n  kiln fetch-cache mirror ./npm-mirror --prefix https://registry.npmjs.org/\n  kiln build app --mirror https://registry.npmjs.org/=./npm-mirror ...")]
 pub enum FetchCacheCommand {
     /// List the cached downloads: digest, size, URLs.
+    #[command(after_help = "Example:\n  kiln fetch-cache list --json")]
     List,
     /// Download a URL into the cache, verified against its digest.
     Add(AddArgs),
@@ -31,6 +32,7 @@ pub enum FetchCacheCommand {
 
 /// Arguments of `kiln fetch-cache add`.
 #[derive(Debug, Args)]
+#[command(after_help = "Example:\n  kiln fetch-cache add https://registry.npmjs.org/left-pad/-/left-pad-1.3.0.tgz --digest sha512-...")]
 pub struct AddArgs {
     /// The URL.
     pub url: String,
@@ -44,6 +46,7 @@ pub struct AddArgs {
 
 /// Arguments of `kiln fetch-cache mirror`.
 #[derive(Debug, Args)]
+#[command(after_help = "Example:\n  kiln fetch-cache mirror ./npm-mirror --prefix https://registry.npmjs.org/\n  kiln build app --path . --mirror https://registry.npmjs.org/=./npm-mirror --run-image run-base")]
 pub struct MirrorArgs {
     /// The directory to write.
     pub dir: PathBuf,
