@@ -95,7 +95,7 @@ fn a_compiled_component_is_loaded_from_the_cache_the_second_time() {
     assert!(!loads[0].0, "first load compiles");
     assert!(loads[1].0, "second load comes from the cache");
     let cached = std::fs::read_dir(home.path().join("cache/components")).unwrap().count();
-    assert_eq!(cached, 2, "one .cwasm and its checksum");
+    assert_eq!(cached, 4, "the default builder's two buildpacks, each a .cwasm and its checksum");
 }
 
 #[test]

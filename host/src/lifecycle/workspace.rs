@@ -39,6 +39,7 @@ impl Workspace {
             .prefix("build-")
             .tempdir_in(parent)
             .map_err(|e| LifecycleError::io("create the work dir", parent, e))?;
+        crate::sandbox::remove_on_emergency_exit(root.path());
         let ws = Workspace { root };
         for dir in [ws.app(), ws.layers(), ws.platform().join("env"), ws.root.path().join("tmp")] {
             fs::create_dir_all(&dir).map_err(|e| LifecycleError::io("create", &dir, e))?;
@@ -49,6 +50,11 @@ impl Workspace {
             fs::write(&file, value).map_err(|e| LifecycleError::io("write the platform env file", &file, e))?;
         }
         Ok(ws)
+    }
+
+    /// The root of the build's directories.
+    pub fn root(&self) -> &Path {
+        self.root.path()
     }
 
     /// The app copy.
@@ -81,6 +87,12 @@ impl Workspace {
         }
         fs::create_dir_all(&dir).map_err(|e| LifecycleError::io("create the scratch dir", &dir, e))?;
         Ok(dir)
+    }
+}
+
+impl Drop for Workspace {
+    fn drop(&mut self) {
+        crate::sandbox::forget_on_emergency_exit(self.root.path());
     }
 }
 

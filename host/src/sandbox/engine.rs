@@ -140,6 +140,9 @@ impl Watchdog {
                  raise it with --limit-time if this is expected",
                 overdue.buildpack, overdue.phase, overdue.limit
             );
+            for dir in EMERGENCY_CLEANUP.lock().unwrap_or_else(|p| p.into_inner()).drain(..) {
+                let _ = std::fs::remove_dir_all(dir);
+            }
             std::process::exit(52);
         }
     }
@@ -150,4 +153,17 @@ impl Drop for WatchGuard<'_> {
         let mut calls = self.watchdog.calls.lock().unwrap_or_else(|p| p.into_inner());
         calls.retain(|w| w.id != self.id);
     }
+}
+
+/// Directories to remove if the watchdog has to end the process (destructors do not run).
+static EMERGENCY_CLEANUP: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Remove `dir` if the watchdog ends the process; undo with [`forget_on_emergency_exit`].
+pub fn remove_on_emergency_exit(dir: &Path) {
+    EMERGENCY_CLEANUP.lock().unwrap_or_else(|p| p.into_inner()).push(dir.to_path_buf());
+}
+
+/// Stop tracking `dir` (it was removed normally).
+pub fn forget_on_emergency_exit(dir: &Path) {
+    EMERGENCY_CLEANUP.lock().unwrap_or_else(|p| p.into_inner()).retain(|d| d != dir);
 }

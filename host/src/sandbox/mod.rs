@@ -24,7 +24,7 @@ pub mod text;
 pub mod usage;
 
 pub use call::{LoadedBuildpack, LogSink};
-pub use engine::Sandbox;
+pub use engine::{Sandbox, forget_on_emergency_exit, remove_on_emergency_exit};
 pub use error::{Limit, SandboxError};
 pub use grants::Grants;
 pub use limits::Limits;
