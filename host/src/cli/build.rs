@@ -136,6 +136,12 @@ fn parse_env(kv: &str) -> Result<(String, String), String> {
 pub fn run(args: BuildArgs, out: &Output) -> Result<(), CliError> {
     let dirs = Dirs::from_env();
     let image = ImageRef::parse(&args.image).map_err(|e| bad_input(e.to_string()))?;
+    if !args.path.is_dir() {
+        return Err(bad_input(format!(
+            "the app source {} is not a directory: pass --path DIR (default: the current directory)",
+            args.path.display()
+        )));
+    }
     let project = ProjectDescriptor::read(&args.path).map_err(bad_input)?.unwrap_or_default();
     let file_filter = project.file_filter().map_err(|e| bad_input(format!("project.toml: {e}")))?;
     let requested: Vec<String> = if args.buildpacks.is_empty() { project.group.clone() } else { args.buildpacks.clone() };
