@@ -131,6 +131,37 @@ fn debian_run_image_from_the_archive() {
     assert!(config["config"]["Labels"]["io.buildpacks.base.metadata"].as_str().unwrap().contains("\"libssl3\""));
 }
 
+/// `kiln build` with the default builder and no `--run-image`: the Debian run image is built
+/// on first use, kept in the store, and the static site it serves answers over HTTP.
+#[test]
+fn default_builder_makes_its_run_image_on_first_use() {
+    if !network_tests_enabled() {
+        return;
+    }
+    require_tool("umoci");
+    require_tool("bwrap");
+    let home = KilnHome::new();
+    let site = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/static-site");
+    let site = site.to_str().unwrap();
+
+    let first = home.run(&["build", "site", "--path", site]).success();
+    assert!(first.stderr.contains("building it from Debian packages"), "{first}");
+    let images = home.run(&["images"]).success();
+    assert!(images.stdout.contains("kiln/run:debian-bookworm"), "{images}");
+    let inspect = home.run(&["builder", "inspect"]).success();
+    assert!(inspect.stdout.contains("Run image: kiln/run:debian-bookworm (in the local store: sha256:"), "{inspect}");
+
+    let second = home.run(&["build", "site", "--path", site]).success();
+    assert!(!second.stderr.contains("building it from Debian packages"), "the run image was built twice:\n{second}");
+    assert_eq!(second.digest(), first.digest(), "same app, same run image, same digest");
+
+    let bundle = umoci_unpack(&home.store(), "site:latest", &home.path().join("bundle"));
+    let port = kiln_tests::free_port();
+    let mut container = RunningContainer::start(&bundle, &[("PORT", &port.to_string())], 1000);
+    let page = container.wait_for_http(port, "/", Duration::from_secs(20));
+    assert!(page.contains("kiln"), "unexpected page: {page}");
+}
+
 /// Needs no network: what is refused before the archive is asked.
 #[test]
 fn bad_requests_are_refused_before_any_download() {

@@ -12,6 +12,10 @@ use serde::Deserialize;
 use super::names::BuildpackId;
 use super::order::{Group, GroupEntry, Order};
 
+/// The default builder's run image: Debian bookworm's default package set, built by
+/// `kiln base build` (or by `kiln build` on first use) and kept in the local store.
+pub const DEFAULT_RUN_IMAGE: &str = "kiln/run:debian-bookworm";
+
 /// A builder.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Builder {
@@ -107,7 +111,7 @@ impl Builder {
                     Group { entries: vec![entry("kiln/procfile", false)] },
                 ],
             },
-            run_image: None,
+            run_image: Some(DEFAULT_RUN_IMAGE.to_string()),
         }
     }
 

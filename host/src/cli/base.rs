@@ -123,8 +123,23 @@ fn build(args: BuildArgs, out: &Output) -> Result<(), CliError> {
     base.verify_signature = !args.no_verify_signature;
     base.id = args.id;
 
-    out.progress(&format!("building {distro}:{suite} run image from {} requested packages", base.packages.len()));
-    let report = base.build(&store, &tag_name).map_err(|e| {
+    let report = build_debian(&base, &store, &tag_name, out)?;
+    out.progress(&format!("wrote base image {reference}"));
+    out.result(&format!("{reference}@{}", report.descriptor.digest));
+    Ok(())
+}
+
+/// Build a Debian run image into `store` under `tag`, printing what was resolved, verified and
+/// downloaded. Shared by `kiln base build` and the default builder's first use.
+pub fn build_debian(
+    base: &DebianBase,
+    store: &crate::image::ImageStore,
+    tag_name: &str,
+    out: &Output,
+) -> Result<crate::base::debian::DebianBaseReport, CliError> {
+    let suite = &base.suite;
+    out.progress(&format!("building debian:{suite} run image from {} requested packages", base.packages.len()));
+    let report = base.build(store, tag_name).map_err(|e| {
         let code = match &e {
             DebianError::NoSource { .. } | DebianError::Resolve(_) => ExitCode::BadInput,
             DebianError::Fetch(_) | DebianError::Signature { .. } | DebianError::InvalidIndex { .. } => {
@@ -157,9 +172,7 @@ fn build(args: BuildArgs, out: &Output) -> Result<(), CliError> {
         report.cache_hits,
         timings.join(", ")
     ));
-    out.progress(&format!("wrote base image {reference}"));
-    out.result(&format!("{reference}@{}", report.descriptor.digest));
-    Ok(())
+    Ok(report)
 }
 
 fn from_dir(args: FromDirArgs, out: &Output) -> Result<(), CliError> {

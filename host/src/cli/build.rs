@@ -10,8 +10,9 @@ use super::exit::{CliError, ExitCode};
 use super::output::Output;
 use crate::buildpack::project::ProjectDescriptor;
 use crate::buildpack::BuildpackSource;
-use crate::buildpack::builder::Builder;
-use crate::image::ImageRef;
+use crate::base::debian::DebianBase;
+use crate::buildpack::builder::{Builder, DEFAULT_RUN_IMAGE};
+use crate::image::{ImageRef, ImageStore};
 use crate::lifecycle::cache::Cache;
 use crate::lifecycle::events::{Event, peak_rss_kib};
 use crate::lifecycle::{BuildRequest, run_build};
@@ -171,6 +172,9 @@ pub fn run(args: BuildArgs, out: &Output) -> Result<(), CliError> {
         bad_input("no run image given: pass --run-image REF (make one from a root filesystem with `kiln base from-dir DIR --tag NAME`)")
     })?;
     let run_image = ImageRef::parse(&run_image).map_err(|e| bad_input(format!("--run-image: {e}")))?;
+    if args.run_image.is_none() && run_image.to_string() == DEFAULT_RUN_IMAGE {
+        ensure_default_run_image(&dirs, out)?;
+    }
     let distribution = Distribution::plan(&args, &image, &run_image, out)?;
     let previous_image = distribution.prepare(&image, &run_image, &dirs, out)?;
     let request = BuildRequest {
@@ -198,6 +202,23 @@ pub fn run(args: BuildArgs, out: &Output) -> Result<(), CliError> {
     if !out.json() {
         out.result(&format!("{}@{}", request.image, report.manifest.digest));
     }
+    Ok(())
+}
+
+/// Build the default run image (Debian bookworm's default packages) into the local store the
+/// first time a build needs it; later builds find it there.
+fn ensure_default_run_image(dirs: &Dirs, out: &Output) -> Result<(), CliError> {
+    let store = ImageStore::open(&dirs.store).map_err(|e| CliError::new(ExitCode::Image, e.to_string()))?;
+    if store.resolve(DEFAULT_RUN_IMAGE).map_err(|e| CliError::new(ExitCode::Image, e.to_string()))?.is_some() {
+        return Ok(());
+    }
+    out.progress(&format!(
+        "the default run image {DEFAULT_RUN_IMAGE} is not in the local store: building it from Debian packages (once; \
+         pass --run-image to use another)"
+    ));
+    let mut base = DebianBase::new("bookworm", dirs.cache.join("debian"), dirs.work.clone());
+    base.mirror = std::env::var("KILN_DEBIAN_MIRROR").ok().filter(|m| !m.is_empty());
+    super::base::build_debian(&base, &store, DEFAULT_RUN_IMAGE, out)?;
     Ok(())
 }
 

@@ -3,6 +3,7 @@
 
 mod base;
 mod build;
+mod builder;
 mod completions;
 mod build_publish;
 mod buildpack;
@@ -71,6 +72,9 @@ pub enum Command {
     /// Package, push and pull buildpacks as OCI images.
     #[command(subcommand)]
     Buildpack(buildpack::BuildpackCommand),
+    /// Show builders: the embedded default or a builder.toml.
+    #[command(subcommand)]
+    Builder(builder::BuilderCommand),
 }
 
 /// Run the parsed command line; returns the process exit code.
@@ -86,6 +90,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Rebase(args) => rebase::run(args, &out),
         Command::Inspect(args) => inspect::run(args, &out),
         Command::Rmi(args) => rmi::run(args, &out),
+        Command::Builder(command) => builder::run(command, &out),
         Command::Gc(args) => gc::run(args, &out),
         Command::Buildpack(command) => buildpack::run(command, &out),
     };
