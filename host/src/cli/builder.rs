@@ -39,7 +39,7 @@ fn inspect(args: InspectArgs, out: &Output) -> Result<(), CliError> {
         Some(path) => Builder::read(path).map_err(|e| CliError::new(ExitCode::BadInput, e))?,
         None => Builder::default_builder(),
     };
-    let run_image_state = builder.run_image.as_deref().map(|reference| run_image_state(reference));
+    let run_image_state = builder.run_image.as_deref().map(run_image_state);
     if out.json() {
         let order: Vec<Vec<serde_json::Value>> = builder
             .order
