@@ -8,11 +8,13 @@
 //! - [`base`]: run images made from Debian packages (`kiln base build`).
 //! - [`image`]: the OCI model, the local store, reproducible layer tars, CNB labels.
 //! - [`fetch`]: the `fetch` host import: policy, download cache, mirrors, provenance, SBOM.
+//! - [`config`]: kiln's config file (defaults for builds, limits, registries, fetch).
 //! - [`cli`]: the `kiln` command line (parsing and output only).
 
 pub mod base;
 pub mod buildpack;
 pub mod cli;
+pub mod config;
 pub mod fetch;
 pub mod image;
 pub mod layers;

@@ -98,7 +98,7 @@ impl KilnHome {
     /// A `kiln` command with this home and a clean env.
     pub fn command(&self) -> Command {
         let mut cmd = Command::new(kiln_binary());
-        cmd.env("KILN_HOME", self.dir.path()).env_remove("KILN_LOG");
+        cmd.env("KILN_HOME", self.dir.path()).env_remove("KILN_LOG").env_remove("KILN_CONFIG");
         cmd
     }
 

@@ -81,6 +81,25 @@ fn every_json_line_matches_the_event_schema() {
     }
 }
 
+/// `$KILN_HOME/config.toml` supplies the run image and the limits; a flag beats it; a typo in
+/// it is refused with the file named.
+#[test]
+fn config_file_sets_build_defaults_below_the_flags() {
+    let home = KilnHome::new();
+    home.busybox_run_image("run-base");
+    let app = example("procfile-web");
+    let config = home.path().join("config.toml");
+    std::fs::write(&config, "[build]\nrun-image = \"run-base\"\n\n[limits]\nmemory = \"64KiB\"\n").unwrap();
+    // 64 KiB cannot hold a component's linear memory: the config's limit is the one applied.
+    let limited = home.run(&["build", "app", "--path", &app]);
+    assert_eq!(limited.code, Some(52), "the config's memory limit applies:\n{limited}");
+    assert!(limited.stderr.contains("memory"), "{limited}");
+    // The flag wins over the file; the run image still comes from the file.
+    home.run(&["build", "app", "--path", &app, "--limit-memory", "512MiB"]).success();
+    std::fs::write(&config, "[limits]\nmemroy = \"1GiB\"\n").unwrap();
+    home.run(&["build", "app", "--path", &app, "--run-image", "run-base"]).failure(3, &["config.toml", "memroy"]);
+}
+
 #[test]
 fn completions_are_generated_for_each_shell() {
     let home = KilnHome::new();

@@ -9,6 +9,7 @@ use super::dirs::Dirs;
 use super::exit::{CliError, ExitCode};
 use super::output::Output;
 use crate::buildpack::project::ProjectDescriptor;
+use crate::config::{KilnConfig, LimitDefaults};
 use crate::buildpack::BuildpackSource;
 use crate::base::debian::DebianBase;
 use crate::buildpack::builder::{Builder, DEFAULT_RUN_IMAGE};
@@ -64,18 +65,18 @@ pub struct BuildArgs {
     /// A file of NAME=VALUE lines (blank lines and # comments skipped) for buildpacks.
     #[arg(long, value_name = "FILE")]
     pub env_file: Vec<PathBuf>,
-    /// Memory limit per buildpack call.
-    #[arg(long, value_name = "SIZE", default_value = "1GiB")]
-    pub limit_memory: String,
-    /// CPU-time limit per buildpack call.
-    #[arg(long, value_name = "DURATION", default_value = "10m")]
-    pub limit_cpu: String,
-    /// Wall-clock limit per buildpack call.
-    #[arg(long, value_name = "DURATION", default_value = "15m")]
-    pub limit_time: String,
-    /// Log output limit per buildpack call.
-    #[arg(long, value_name = "SIZE", default_value = "4MiB")]
-    pub limit_log: String,
+    /// Memory limit per buildpack call [default: 1GiB, or `[limits] memory` in kiln's config].
+    #[arg(long, value_name = "SIZE")]
+    pub limit_memory: Option<String>,
+    /// CPU-time limit per buildpack call [default: 10m, or `[limits] cpu` in kiln's config].
+    #[arg(long, value_name = "DURATION")]
+    pub limit_cpu: Option<String>,
+    /// Wall-clock limit per buildpack call [default: 15m, or `[limits] time` in kiln's config].
+    #[arg(long, value_name = "DURATION")]
+    pub limit_time: Option<String>,
+    /// Log output limit per buildpack call [default: 4MiB, or `[limits] log` in kiln's config].
+    #[arg(long, value_name = "SIZE")]
+    pub limit_log: Option<String>,
     /// Fetch policy, mirrors, fetch and write limits.
     #[command(flatten)]
     pub capabilities: super::fetch_args::FetchArgs,
@@ -86,12 +87,19 @@ fn bad_input(message: impl Into<String>) -> CliError {
 }
 
 impl BuildArgs {
-    fn limits(&self) -> Result<Limits, CliError> {
+    fn limits(&self, config: &LimitDefaults) -> Result<Limits, CliError> {
+        let pick = |flag: &Option<String>, configured: &Option<String>, default: &str| {
+            flag.clone().or_else(|| configured.clone()).unwrap_or_else(|| default.to_string())
+        };
+        let memory = pick(&self.limit_memory, &config.memory, "1GiB");
+        let cpu = pick(&self.limit_cpu, &config.cpu, "10m");
+        let time = pick(&self.limit_time, &config.time, "15m");
+        let log = pick(&self.limit_log, &config.log, "4MiB");
         Ok(Limits {
-            memory_bytes: parse_bytes(&self.limit_memory).map_err(|e| bad_input(format!("--limit-memory: {e}")))?,
-            cpu_time: parse_duration(&self.limit_cpu).map_err(|e| bad_input(format!("--limit-cpu: {e}")))?,
-            wall_time: parse_duration(&self.limit_time).map_err(|e| bad_input(format!("--limit-time: {e}")))?,
-            log_bytes: parse_bytes(&self.limit_log).map_err(|e| bad_input(format!("--limit-log: {e}")))?,
+            memory_bytes: parse_bytes(&memory).map_err(|e| bad_input(format!("memory limit {memory:?}: {e}")))?,
+            cpu_time: parse_duration(&cpu).map_err(|e| bad_input(format!("CPU limit {cpu:?}: {e}")))?,
+            wall_time: parse_duration(&time).map_err(|e| bad_input(format!("time limit {time:?}: {e}")))?,
+            log_bytes: parse_bytes(&log).map_err(|e| bad_input(format!("log limit {log:?}: {e}")))?,
             ..Limits::default()
         })
     }
@@ -145,8 +153,9 @@ pub fn run(args: BuildArgs, out: &Output) -> Result<(), CliError> {
     }
     let project = ProjectDescriptor::read(&args.path).map_err(bad_input)?.unwrap_or_default();
     let file_filter = project.file_filter().map_err(|e| bad_input(format!("project.toml: {e}")))?;
+    let config = KilnConfig::load().map_err(bad_input)?;
     let requested: Vec<String> = if args.buildpacks.is_empty() { project.group.clone() } else { args.buildpacks.clone() };
-    let builder = match &args.builder {
+    let builder = match args.builder.as_ref().or(config.build.builder.as_ref()) {
         Some(path) => Builder::read(path).map_err(bad_input)?,
         None => Builder::default_builder(),
     };
@@ -156,7 +165,7 @@ pub fn run(args: BuildArgs, out: &Output) -> Result<(), CliError> {
     let mut resolve = |reference: &String| -> Result<BuildpackSource, CliError> {
         if matches!(ImageRef::parse(reference), Ok(ImageRef::Registry(_))) && !std::path::Path::new(reference).exists() {
             if client.is_none() {
-                client = Some(args.registry.client(out)?);
+                client = Some(args.registry.client_with(&config.registry, out)?);
             }
             return super::buildpack::pull_buildpack(reference, &dirs, client.as_ref().expect("set above"));
         }
@@ -168,11 +177,12 @@ pub fn run(args: BuildArgs, out: &Output) -> Result<(), CliError> {
     } else {
         (requested.iter().map(&mut resolve).collect::<Result<Vec<_>, _>>()?, None)
     };
-    let run_image = args.run_image.clone().or(builder.run_image.clone()).ok_or_else(|| {
+    let chosen_run_image = args.run_image.clone().or(config.build.run_image.clone());
+    let run_image = chosen_run_image.clone().or(builder.run_image.clone()).ok_or_else(|| {
         bad_input("no run image given: pass --run-image REF (make one from a root filesystem with `kiln base from-dir DIR --tag NAME`)")
     })?;
     let run_image = ImageRef::parse(&run_image).map_err(|e| bad_input(format!("--run-image: {e}")))?;
-    if args.run_image.is_none() && run_image.to_string() == DEFAULT_RUN_IMAGE {
+    if chosen_run_image.is_none() && run_image.to_string() == DEFAULT_RUN_IMAGE {
         ensure_default_run_image(&dirs, out)?;
     }
     let distribution = Distribution::plan(&args, &image, &run_image, out)?;
@@ -185,8 +195,8 @@ pub fn run(args: BuildArgs, out: &Output) -> Result<(), CliError> {
         run_image,
         env: args.env(&project)?,
         file_filter,
-        limits: args.capabilities.apply_limits(args.limits()?)?,
-        fetch: args.capabilities.settings(&dirs.cache)?,
+        limits: args.capabilities.apply_limits(args.limits(&config.limits)?, &config.limits)?,
+        fetch: args.capabilities.settings(&config.fetch, &dirs.cache)?,
         store_dir: dirs.store.clone(),
         work_dir: dirs.work.clone(),
         cache_dir: args.cache_dir.clone().unwrap_or_else(|| Cache::default_dir(&dirs.cache, &args.image)),

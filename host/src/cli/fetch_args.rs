@@ -6,7 +6,8 @@ use std::path::Path;
 use clap::Args;
 
 use super::exit::{CliError, ExitCode};
-use crate::fetch::settings::{self, ConfigFile, FetchOverrides};
+use crate::config::LimitDefaults;
+use crate::fetch::settings::{self, FetchConfig, FetchOverrides};
 use crate::fetch::FetchSettings;
 use crate::sandbox::Limits;
 use crate::sandbox::limits::parse_bytes;
@@ -29,19 +30,19 @@ pub struct FetchArgs {
     /// https://registry.npmjs.org/=/srv/npm (repeatable; see `kiln fetch-cache mirror`).
     #[arg(long, value_name = "PREFIX=URL_OR_DIR")]
     pub mirror: Vec<String>,
-    /// Most fetches per buildpack call.
-    #[arg(long, value_name = "COUNT", default_value = "10000")]
-    pub limit_fetch_count: usize,
-    /// Most bytes fetched per buildpack call (all its fetches together).
-    #[arg(long, value_name = "SIZE", default_value = "4GiB")]
-    pub limit_fetch_bytes: String,
+    /// Most fetches per buildpack call [default: 10000, or `[limits] fetch-count` in kiln's config].
+    #[arg(long, value_name = "COUNT")]
+    pub limit_fetch_count: Option<usize>,
+    /// Most bytes fetched per buildpack call (all its fetches together) [default: 4GiB, or `[limits] fetch-bytes` in kiln's config].
+    #[arg(long, value_name = "SIZE")]
+    pub limit_fetch_bytes: Option<String>,
     /// Most files (and dirs, symlinks) a buildpack's build may leave in its layers and add
-    /// to the app dir.
-    #[arg(long, value_name = "COUNT", default_value = "1000000")]
-    pub limit_files: u64,
-    /// Most bytes a buildpack's build may leave in its layers and add to the app dir.
-    #[arg(long, value_name = "SIZE", default_value = "10GiB")]
-    pub limit_layer_bytes: String,
+    /// to the app dir [default: 1000000, or `[limits] files` in kiln's config].
+    #[arg(long, value_name = "COUNT")]
+    pub limit_files: Option<u64>,
+    /// Most bytes a buildpack's build may leave in its layers and add to the app dir [default: 10GiB, or `[limits] layer-bytes` in kiln's config].
+    #[arg(long, value_name = "SIZE")]
+    pub limit_layer_bytes: Option<String>,
 }
 
 fn bad_input(message: impl Into<String>) -> CliError {
@@ -49,28 +50,26 @@ fn bad_input(message: impl Into<String>) -> CliError {
 }
 
 impl FetchArgs {
-    /// `limits` with this struct's limits set.
-    pub fn apply_limits(&self, limits: Limits) -> Result<Limits, CliError> {
+    /// `limits` with this struct's limits set (flag, then kiln's config, then the default).
+    pub fn apply_limits(&self, limits: Limits, config: &LimitDefaults) -> Result<Limits, CliError> {
+        let fetch_bytes = self.limit_fetch_bytes.clone().or_else(|| config.fetch_bytes.clone()).unwrap_or_else(|| "4GiB".into());
+        let layer_bytes = self.limit_layer_bytes.clone().or_else(|| config.layer_bytes.clone()).unwrap_or_else(|| "10GiB".into());
         Ok(Limits {
-            fetch_count: self.limit_fetch_count,
-            fetch_bytes: parse_bytes(&self.limit_fetch_bytes).map_err(|e| bad_input(format!("--limit-fetch-bytes: {e}")))? as u64,
-            files: self.limit_files,
-            layer_bytes: parse_bytes(&self.limit_layer_bytes).map_err(|e| bad_input(format!("--limit-layer-bytes: {e}")))? as u64,
+            fetch_count: self.limit_fetch_count.or(config.fetch_count).unwrap_or(10_000),
+            fetch_bytes: parse_bytes(&fetch_bytes).map_err(|e| bad_input(format!("fetch byte limit {fetch_bytes:?}: {e}")))? as u64,
+            files: self.limit_files.or(config.files).unwrap_or(1_000_000),
+            layer_bytes: parse_bytes(&layer_bytes).map_err(|e| bad_input(format!("layer byte limit {layer_bytes:?}: {e}")))? as u64,
             ..limits
         })
     }
 
     /// The fetch settings: kiln's config file, then these flags.
-    pub fn settings(&self, cache_root: &Path) -> Result<FetchSettings, CliError> {
-        let config = match ConfigFile::default_path() {
-            Some(path) => ConfigFile::read(&path).map_err(bad_input)?,
-            None => ConfigFile::default(),
-        };
+    pub fn settings(&self, config: &FetchConfig, cache_root: &Path) -> Result<FetchSettings, CliError> {
         let overrides = FetchOverrides {
             strict: self.deny_fetch || self.policy == "strict",
             allow: self.allow_host.clone(),
             mirrors: self.mirror.clone(),
         };
-        settings::resolve(&config.fetch, &overrides, cache_root).map_err(bad_input)
+        settings::resolve(config, &overrides, cache_root).map_err(bad_input)
     }
 }

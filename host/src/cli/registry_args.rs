@@ -7,6 +7,7 @@ use clap::Args;
 
 use super::exit::{CliError, ExitCode};
 use super::output::Output;
+use crate::config::{KilnConfig, RegistryDefaults};
 use crate::image::registry::{RegistryClient, RegistryError, RegistryOptions};
 use crate::image::{ImageError, ImageRef, ImageStore};
 
@@ -22,7 +23,16 @@ pub struct RegistryArgs {
 impl RegistryArgs {
     /// A registry client with the user's credentials, reporting progress to `out`.
     pub fn client(&self, out: &Output) -> Result<RegistryClient, CliError> {
-        let options = RegistryOptions::from_env(self.insecure_registries.clone()).map_err(CliError::from)?;
+        let config = KilnConfig::load().map_err(|e| CliError::new(ExitCode::BadInput, e))?;
+        self.client_with(&config.registry, out)
+    }
+
+    /// [`RegistryArgs::client`] with kiln's config already read: its `[registry]` auth file
+    /// (below `$REGISTRY_AUTH_FILE`) and insecure registries (added to the flags').
+    pub fn client_with(&self, config: &RegistryDefaults, out: &Output) -> Result<RegistryClient, CliError> {
+        let mut insecure = self.insecure_registries.clone();
+        insecure.extend(config.insecure.iter().cloned());
+        let options = RegistryOptions::with_auth_file(insecure, config.auth_file.as_deref()).map_err(CliError::from)?;
         for helper in options.credentials.ignored_helpers() {
             out.progress(&format!("warning: credential helper for {helper} is not supported; put an `auths` entry in the auth file"));
         }

@@ -1,7 +1,6 @@
-//! Fetch settings: kiln's config file, then per-build flags.
+//! Fetch settings: kiln's config file ([`crate::config`]), then per-build flags.
 //!
-//! The config file is `$KILN_CONFIG`, else `$KILN_HOME/config.toml`, else
-//! `~/.config/kiln/config.toml`; a missing file means the defaults. Its `[fetch]` table:
+//! The config file's `[fetch]` table:
 //!
 //! ```toml
 //! [fetch]
@@ -43,14 +42,6 @@ impl FetchSettings {
     }
 }
 
-/// kiln's config file (only the parts this module reads; other tables are ignored).
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct ConfigFile {
-    /// The `[fetch]` table.
-    #[serde(default)]
-    pub fetch: FetchConfig,
-}
-
 /// The `[fetch]` table of the config file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -80,28 +71,6 @@ fn yes() -> bool {
 impl Default for FetchConfig {
     fn default() -> Self {
         FetchConfig { policy: default_policy(), machine_registries: true, allow: Vec::new(), mirrors: BTreeMap::new() }
-    }
-}
-
-impl ConfigFile {
-    /// Where the config file is looked for.
-    pub fn default_path() -> Option<PathBuf> {
-        if let Some(path) = std::env::var_os("KILN_CONFIG") {
-            return Some(PathBuf::from(path));
-        }
-        if let Some(home) = std::env::var_os("KILN_HOME") {
-            return Some(PathBuf::from(home).join("config.toml"));
-        }
-        directories::ProjectDirs::from("", "", "kiln").map(|p| p.config_dir().join("config.toml"))
-    }
-
-    /// Read `path`; a missing file is the default config.
-    pub fn read(path: &Path) -> Result<Self, String> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => toml::from_str(&text).map_err(|e| format!("kiln config {}: {e}", path.display())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ConfigFile::default()),
-            Err(e) => Err(format!("cannot read kiln config {}: {e}", path.display())),
-        }
     }
 }
 
@@ -149,7 +118,7 @@ mod tests {
 
     #[test]
     fn config_file_and_flags_combine() {
-        let config: ConfigFile = toml::from_str(
+        let config: crate::config::KilnConfig = toml::from_str(
             "[fetch]\nmachine-registries = false\nallow = [\"a.example\"]\n[fetch.mirrors]\n\"https://a.example/\" = \"/srv/a\"\n",
         )
         .unwrap();
@@ -159,9 +128,8 @@ mod tests {
         assert_eq!(settings.mirrors.len(), 2);
         let strict = resolve(&config.fetch, &FetchOverrides { strict: true, ..overrides }, Path::new("/c")).unwrap();
         assert!(strict.policy.strict);
-        assert!(toml::from_str::<ConfigFile>("[fetch]\nallow-all = true\n").is_err(), "unknown keys are refused");
-        assert!(toml::from_str::<ConfigFile>("[other]\nx = 1\n").is_ok(), "other tables are not ours");
-        let bad = ConfigFile { fetch: FetchConfig { policy: "open".into(), ..FetchConfig::default() } };
-        assert!(resolve(&bad.fetch, &FetchOverrides::default(), Path::new("/c")).unwrap_err().contains("\"open\""));
+        assert!(toml::from_str::<crate::config::KilnConfig>("[fetch]\nallow-all = true\n").is_err(), "unknown keys are refused");
+        let bad = FetchConfig { policy: "open".into(), ..FetchConfig::default() };
+        assert!(resolve(&bad, &FetchOverrides::default(), Path::new("/c")).unwrap_err().contains("\"open\""));
     }
 }

@@ -160,7 +160,18 @@ pub struct RegistryOptions {
 impl RegistryOptions {
     /// Options from the environment's auth file and the given insecure hosts.
     pub fn from_env(insecure: Vec<String>) -> Result<Self, RegistryError> {
-        let credentials = Credentials::load(Credentials::default_file().as_deref())?;
+        Self::with_auth_file(insecure, None)
+    }
+
+    /// Like [`RegistryOptions::from_env`], with `configured_auth_file` (kiln's config) used when
+    /// `$REGISTRY_AUTH_FILE` is not set.
+    pub fn with_auth_file(insecure: Vec<String>, configured_auth_file: Option<&std::path::Path>) -> Result<Self, RegistryError> {
+        let from_env = std::env::var_os("REGISTRY_AUTH_FILE").filter(|p| !p.is_empty());
+        let file = match (from_env, configured_auth_file) {
+            (None, Some(configured)) => Some(configured.to_path_buf()),
+            _ => Credentials::default_file(),
+        };
+        let credentials = Credentials::load(file.as_deref())?;
         Ok(Self { insecure, credentials })
     }
 }
