@@ -23,6 +23,7 @@
 //! kiln_sdk::export_buildpack!(Hello);
 //! ```
 
+pub mod archive;
 mod context;
 mod error;
 mod results;
