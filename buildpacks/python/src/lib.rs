@@ -1,0 +1,150 @@
+//! The Python buildpack: an app with `requirements.txt` or `pyproject.toml` gets CPython 3.11
+//! and the wheels its `requirements.txt` pins by hash, and a `web` process.
+//!
+//! | layer | types | contents | kept while |
+//! |---|---|---|---|
+//! | `python` | launch, build, cache | Debian bookworm's python3.11 and the libraries it needs ([`runtime`]) | the package set digest is unchanged |
+//! | `packages` | launch, cache | `site-packages/` and `bin/` (console scripts) of the wheels ([`wheel`]) | requirements.txt and the runtime are unchanged |
+//!
+//! Nothing runs at build time (a buildpack is a WebAssembly component): packages are
+//! unpacked, never built, so only wheels are installed and every one is verified against
+//! its `--hash` by kiln's `fetch`. Modules: [`detect`] (what the app has),
+//! [`requirements`] (+ [`markers`]), [`runtime`], [`wheel`], [`processes`].
+//!
+//! Platform env: `BP_PYTHON_DEBIAN_MIRROR` (a mirror of the Debian archive for the runtime),
+//! `BP_PYTHON_FILES_URL` (a mirror of `https://files.pythonhosted.org/packages/`).
+
+pub mod detect;
+pub mod markers;
+pub mod processes;
+pub mod requirements;
+pub mod runtime;
+pub mod wheel;
+
+use std::path::Path;
+
+use kiln_sdk::{BuildContext, BuildResult, Buildpack, DetectContext, DetectResult, Error, Layer, LayerTypes, Plan};
+use sha2::{Digest, Sha256};
+
+use detect::AppFiles;
+use requirements::Requirement;
+
+/// Where downloads wait before they are unpacked (the call's private `/tmp`).
+const SCRATCH: &str = "/tmp/kiln-python";
+
+struct PythonBuildpack;
+
+impl Buildpack for PythonBuildpack {
+    fn detect(ctx: &DetectContext) -> Result<DetectResult, Error> {
+        if !AppFiles::scan(&ctx.app_dir).is_python() {
+            return Ok(DetectResult::fail("no requirements.txt or pyproject.toml in the app directory"));
+        }
+        Ok(DetectResult::pass_with(Plan::new().provides("python").requires("python", "")))
+    }
+
+    fn build(ctx: &BuildContext) -> Result<BuildResult, Error> {
+        let files = AppFiles::scan(&ctx.app_dir);
+        // Read what to install first: a bad requirements.txt fails before any download.
+        let (requirements, requirements_text) = read_requirements(ctx, &files)?;
+        std::fs::create_dir_all(SCRATCH)?;
+
+        let runtime_key = runtime::package_set_digest(runtime::PACKAGES);
+        let python = python_layer(ctx, &runtime_key)?;
+        let interpreter = format!("{}/{}", python.path().display(), runtime::INTERPRETER);
+        let mut result = BuildResult::new().layer(python);
+
+        let mut has_waitress = false;
+        if !requirements.is_empty() {
+            let key = format!("sha256:{:x}", Sha256::digest(format!("{runtime_key}\n{requirements_text}")));
+            result = result.layer(packages_layer(ctx, &requirements, &key, &interpreter)?);
+            has_waitress = requirements.iter().any(|r| requirements::normalize(&r.name) == "waitress");
+        }
+        match processes::web(&files, has_waitress) {
+            Ok(process) => {
+                kiln_sdk::log::info(&format!("process web: {}", process.command.join(" ")));
+                result = result.process(process);
+            }
+            Err(why) => kiln_sdk::log::info(&format!("no web process from kiln/python: {why}")),
+        }
+        Ok(result)
+    }
+}
+
+/// The parsed requirements and the text they came from (empty when there are none).
+fn read_requirements(ctx: &BuildContext, files: &AppFiles) -> Result<(Vec<Requirement>, String), Error> {
+    if files.requirements {
+        let text = std::fs::read_to_string(ctx.app_file("requirements.txt"))
+            .map_err(|e| Error::from(e).context("kiln/python: reading requirements.txt"))?;
+        return Ok((requirements::parse(&text, "requirements.txt")?, text));
+    }
+    let text = std::fs::read_to_string(ctx.app_file("pyproject.toml"))
+        .map_err(|e| Error::from(e).context("kiln/python: reading pyproject.toml"))?;
+    let deps = detect::pyproject_dependencies(&text)?;
+    if !deps.is_empty() {
+        return Err(Error::new(format!(
+            "kiln/python: pyproject.toml declares dependencies ({}) but there is no requirements.txt pinning them by hash. \
+             kiln/python installs only hash-pinned wheels: write one with \
+             `uv export --format requirements-txt --no-emit-project > requirements.txt` or \
+             `pip-compile --generate-hashes pyproject.toml -o requirements.txt`, and commit it",
+            deps.join(", ")
+        )));
+    }
+    Ok((Vec::new(), String::new()))
+}
+
+/// `key = "value"` of a previous layer's metadata, when its contents were restored.
+fn previous_key(ctx: &BuildContext, layer: &str, key: &str) -> Option<String> {
+    let previous = ctx.previous_layer(layer).filter(|l| l.contents_restored)?;
+    let table: toml::Table = previous.metadata.parse().ok()?;
+    table.get(key)?.as_str().map(str::to_string)
+}
+
+fn python_layer(ctx: &BuildContext, key: &str) -> Result<Layer, Error> {
+    let types = LayerTypes::LAUNCH | LayerTypes::BUILD | LayerTypes::CACHE;
+    let metadata = format!("python = {:?}\npackages = {key:?}\n", runtime::PYTHON_VERSION);
+    if previous_key(ctx, "python", "packages").as_deref() == Some(key) {
+        kiln_sdk::log::info(&format!("reusing Python {} ({key})", runtime::PYTHON_VERSION));
+        return Ok(ctx.reuse_layer("python", types).with_metadata(metadata));
+    }
+    let archive = runtime::archive_root(ctx.env("BP_PYTHON_DEBIAN_MIRROR"));
+    kiln_sdk::log::info(&format!(
+        "installing Python {} from {} Debian packages at {archive}",
+        runtime::PYTHON_VERSION,
+        runtime::PACKAGES.len()
+    ));
+    let layer = ctx.layer("python", types)?;
+    let files = runtime::install(layer.path(), &archive, Path::new(SCRATCH))?;
+    runtime::write_env(&layer)?;
+    kiln_sdk::log::info(&format!("unpacked {files} files"));
+    Ok(layer.with_metadata(metadata))
+}
+
+fn packages_layer(ctx: &BuildContext, requirements: &[Requirement], key: &str, interpreter: &str) -> Result<Layer, Error> {
+    let types = LayerTypes::LAUNCH | LayerTypes::CACHE;
+    let metadata = format!("requirements = {key:?}\n");
+    if previous_key(ctx, "packages", "requirements").as_deref() == Some(key) {
+        kiln_sdk::log::info(&format!("reusing {} packages (requirements.txt unchanged)", requirements.len()));
+        return Ok(ctx.reuse_layer("packages", types).with_metadata(metadata));
+    }
+    let layer = ctx.layer("packages", types)?;
+    let site_packages = layer.path().join("site-packages");
+    let bin = layer.path().join("bin");
+    std::fs::create_dir_all(&site_packages)?;
+    let files_url = ctx.env("BP_PYTHON_FILES_URL").map(str::to_string).unwrap_or_else(|| wheel::DEFAULT_FILES_URL.to_string());
+    let files_url = if files_url.ends_with('/') { files_url } else { format!("{files_url}/") };
+    for requirement in requirements {
+        let (file, file_name) = wheel::fetch(requirement, &files_url, Path::new(SCRATCH))?;
+        let installed = wheel::install(&file, &file_name, &site_packages, &bin, interpreter)?;
+        std::fs::remove_file(&file)?;
+        let scripts =
+            if installed.scripts.is_empty() { String::new() } else { format!(", scripts: {}", installed.scripts.join(" ")) };
+        kiln_sdk::log::info(&format!("installed {file_name}{scripts}"));
+    }
+    let env = layer.path().join("env.launch");
+    std::fs::create_dir_all(&env)?;
+    std::fs::write(env.join("PYTHONPATH.prepend"), site_packages.display().to_string())?;
+    std::fs::write(env.join("PYTHONPATH.delim"), ":")?;
+    Ok(layer.with_metadata(metadata))
+}
+
+kiln_sdk::export_buildpack!(PythonBuildpack);
