@@ -23,6 +23,7 @@ const PACKAGES: &[(&str, &str)] = &[
     ("buildah", "buildah"),
     ("tar", "tar"),
     ("htpasswd", "apache2-utils"),
+    ("script", "bsdutils"),
 ];
 
 /// The Debian package that provides `tool`, if the tests know it.

@@ -57,6 +57,37 @@ fn plain_progress_shows_the_phases_in_order() {
     assert!(quiet.stderr.is_empty(), "-q prints no progress:\n{quiet}");
 }
 
+/// On a terminal (a pseudo-terminal from util-linux `script`), a build draws a live status
+/// line for the running phase and buildpack, and the plain lines still scroll above it in
+/// phase order.
+#[test]
+fn a_terminal_gets_the_live_display() {
+    kiln_tests::require_tool("script");
+    let home = KilnHome::new();
+    home.busybox_run_image("run-base");
+    let command = format!(
+        "{} build app --path {} --run-image run-base --buildpack kiln/procfile",
+        kiln_tests::kiln_binary().display(),
+        example("procfile-web")
+    );
+    let output = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("KILN_HOME", home.path())
+        .env_remove("KILN_CONFIG")
+        .env("TERM", "xterm")
+        .output()
+        .expect("run script");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "build in a pty failed:\n{text}");
+    // The status line: the phase in bold (ESC[1m) and the buildpack the phase is working on.
+    assert!(text.contains("\u{1b}[1mBUILD\u{1b}[0m kiln/procfile"), "no live BUILD status line:\n{text}");
+    assert!(text.contains("\u{1b}[2K"), "the status line is never redrawn:\n{text}");
+    let mut at = 0;
+    for phase in ["===> PREPARE", "===> DETECT", "===> BUILD", "===> EXPORT", "[export] wrote app:latest"] {
+        at += text[at..].find(phase).unwrap_or_else(|| panic!("{phase} missing or out of order:\n{text}"));
+    }
+}
+
 #[test]
 fn every_json_line_matches_the_event_schema() {
     let schema_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/events.schema.json");

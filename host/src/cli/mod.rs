@@ -14,6 +14,7 @@ mod fetch_cache;
 mod gc;
 mod images;
 mod inspect;
+mod live;
 mod output;
 mod sbom;
 mod rebase;

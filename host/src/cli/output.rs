@@ -1,6 +1,8 @@
 //! Output: progress lines on stderr (or JSON events on stdout with `--json`), results on stdout.
+//! On a terminal, builds also show a live spinner line for the running phase and buildpack
+//! ([`super::live`]); elsewhere the same lines are printed plainly.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 
 use crate::lifecycle::events::{Event, Reporter};
@@ -11,12 +13,14 @@ pub struct Output {
     verbose: bool,
     quiet: bool,
     json: bool,
+    live: bool,
 }
 
 impl Output {
     /// From the global flags.
     pub fn new(verbose: bool, quiet: bool, json: bool) -> Self {
-        Output { verbose, quiet, json }
+        let live = !quiet && !json && std::io::stderr().is_terminal() && std::env::var_os("KILN_NO_LIVE").is_none();
+        Output { verbose, quiet, json, live }
     }
 
     /// Whether events are JSON.
@@ -27,12 +31,15 @@ impl Output {
     /// A progress line (suppressed by `-q`, and in JSON mode).
     pub fn progress(&self, line: &str) {
         if !self.quiet && !self.json {
-            eprintln!("{line}");
+            self.line(line);
         }
     }
 
     /// An error message.
     pub fn error(&self, message: &str) {
+        if self.live {
+            super::live::clear();
+        }
         if self.json {
             let event = serde_json::json!({"event": "error", "message": message});
             println!("{event}");
@@ -52,6 +59,29 @@ impl Output {
         Arc::new(move |event: &Event| out.show(event))
     }
 
+    /// A line on stderr, above the live display when there is one.
+    fn line(&self, line: &str) {
+        if self.live {
+            super::live::println(line);
+        } else {
+            eprintln!("{line}");
+        }
+    }
+
+    /// Keep the live display's status line in step with `event`.
+    fn update_live(&self, event: &Event) {
+        match event {
+            Event::PhaseStarted { phase } => super::live::status(&phase.name().to_uppercase(), ""),
+            Event::BuildpackLoaded { id, .. } => super::live::status("PREPARE", id),
+            Event::Detected { id, .. } => super::live::status("DETECT", id),
+            Event::BuildpackBuilding { id } => super::live::status("BUILD", id),
+            Event::Fetched { id, url, .. } => super::live::status("BUILD", &format!("{id}: {url}")),
+            Event::LayerExported { name, .. } => super::live::status("EXPORT", name),
+            Event::BuildFinished { .. } | Event::ImageWritten { .. } => super::live::clear(),
+            _ => {}
+        }
+    }
+
     fn show(&self, event: &Event) {
         if self.json {
             if let Ok(line) = serde_json::to_string(event) {
@@ -63,50 +93,53 @@ impl Output {
         if self.quiet {
             return;
         }
+        if self.live {
+            self.update_live(event);
+        }
         match event {
-            Event::PhaseStarted { phase } => eprintln!("===> {}", phase.name().to_uppercase()),
-            Event::PhaseFinished { phase, millis } if self.verbose => eprintln!("     {} took {millis} ms", phase.name()),
+            Event::PhaseStarted { phase } => self.line(&format!("===> {}", phase.name().to_uppercase())),
+            Event::PhaseFinished { phase, millis } if self.verbose => self.line(&format!("     {} took {millis} ms", phase.name())),
             Event::PhaseFinished { .. } => {}
             Event::BuildpackLoaded { id, version, cached, millis } => {
                 let how = if *cached { "cached" } else { "compiled" };
-                eprintln!("[prepare] {id}@{version} ({how}, {millis} ms)");
+                self.line(&format!("[prepare] {id}@{version} ({how}, {millis} ms)"));
             }
-            Event::Detected { id, passed: true, .. } => eprintln!("[detect] pass: {id}"),
+            Event::Detected { id, passed: true, .. } => self.line(&format!("[detect] pass: {id}")),
             Event::Detected { id, passed: false, reason } => {
                 if self.verbose {
-                    eprintln!("[detect] fail: {id}: {}", reason.as_deref().unwrap_or("no reason given"));
+                    self.line(&format!("[detect] fail: {id}: {}", reason.as_deref().unwrap_or("no reason given")));
                 } else {
-                    eprintln!("[detect] fail: {id}");
+                    self.line(&format!("[detect] fail: {id}"));
                 }
             }
-            Event::GroupSelected { buildpacks } => eprintln!("[detect] group: {}", buildpacks.join(", ")),
-            Event::BuildpackBuilding { id } => eprintln!("[build] {id}"),
-            Event::BuildpackBuilt { id, millis } if self.verbose => eprintln!("[build] {id} done in {millis} ms"),
+            Event::GroupSelected { buildpacks } => self.line(&format!("[detect] group: {}", buildpacks.join(", "))),
+            Event::BuildpackBuilding { id } => self.line(&format!("[build] {id}")),
+            Event::BuildpackBuilt { id, millis } if self.verbose => self.line(&format!("[build] {id} done in {millis} ms")),
             Event::BuildpackBuilt { .. } => {}
-            Event::Fetched { id, url, size, origin, .. } => eprintln!("[{id}] fetched {url} ({size} bytes, from {origin})"),
+            Event::Fetched { id, url, size, origin, .. } => self.line(&format!("[{id}] fetched {url} ({size} bytes, from {origin})")),
             Event::Log { level, .. } if level == "debug" && !self.verbose => {}
             Event::Log { id, level, line } => match level.as_str() {
-                "warn" | "error" => eprintln!("[{id}] {}: {line}", level.to_uppercase()),
-                _ => eprintln!("[{id}] {line}"),
+                "warn" | "error" => self.line(&format!("[{id}] {}: {line}", level.to_uppercase())),
+                _ => self.line(&format!("[{id}] {line}")),
             },
             Event::LayerExported { name, digest, reused } => {
                 let short = digest.get(..19).unwrap_or(digest);
                 let how = if *reused { " (reused)" } else { "" };
-                eprintln!("[export] layer {name} {short}{how}");
+                self.line(&format!("[export] layer {name} {short}{how}"));
             }
             Event::Analyzed { previous_image, layers } => {
                 let previous = if *previous_image { "found" } else { "none" };
-                eprintln!("[analyze] previous image: {previous}; {layers} layer(s) known");
+                self.line(&format!("[analyze] previous image: {previous}; {layers} layer(s) known"));
             }
-            Event::Restored { layers } => eprintln!("[restore] {layers} cached layer(s) restored"),
-            Event::CacheWritten { layers, dir } if self.verbose => eprintln!("[export] cache: {layers} layer(s) in {dir}"),
-            Event::CacheWritten { layers, .. } => eprintln!("[export] cache: {layers} layer(s)"),
+            Event::Restored { layers } => self.line(&format!("[restore] {layers} cached layer(s) restored")),
+            Event::CacheWritten { layers, dir } if self.verbose => self.line(&format!("[export] cache: {layers} layer(s) in {dir}")),
+            Event::CacheWritten { layers, .. } => self.line(&format!("[export] cache: {layers} layer(s)")),
             Event::BuildFinished { millis, peak_rss_kib } if self.verbose => {
                 let rss = peak_rss_kib.map(|k| format!(", peak memory {} MiB", k / 1024)).unwrap_or_default();
-                eprintln!("build took {millis} ms{rss}");
+                self.line(&format!("build took {millis} ms{rss}"));
             }
             Event::BuildFinished { .. } => {}
-            Event::ImageWritten { reference, digest } => eprintln!("[export] wrote {reference} ({digest})"),
+            Event::ImageWritten { reference, digest } => self.line(&format!("[export] wrote {reference} ({digest})")),
         }
     }
 }
