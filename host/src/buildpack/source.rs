@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 /// The buildpacks compiled into the kiln binary: `(id, component bytes)`.
 pub fn bundled_buildpacks() -> &'static [(&'static str, &'static [u8])] {
     &[
+        ("kiln/nodejs", include_bytes!(env!("KILN_BUNDLED_NODEJS"))),
         ("kiln/python", include_bytes!(env!("KILN_BUNDLED_PYTHON"))),
         ("kiln/static", include_bytes!(env!("KILN_BUNDLED_STATIC"))),
         ("kiln/procfile", include_bytes!(env!("KILN_BUNDLED_PROCFILE"))),

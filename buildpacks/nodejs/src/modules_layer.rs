@@ -1,0 +1,182 @@
+//! The `modules` layer: the lockfile's packages unpacked at their install paths under
+//! `<layer>/node_modules`, executables of top-level packages as small shell wrappers in
+//! `<layer>/bin` (on the launch `PATH`) and `<layer>/node_modules/.bin`, and the app's
+//! `node_modules` a relative symlink to it, so `require` and `import` resolve as after
+//! `npm ci`.
+//!
+//! Each package is fetched with its lockfile integrity (kiln verifies and caches it) and
+//! unpacked with the tarball's top directory (`package/`) stripped. No package script runs.
+//! Types launch + cache; metadata: the sha256 of the lockfile, whether dev dependencies are
+//! in, the platform: an unchanged lockfile keeps the restored layer without any fetch.
+
+use std::io::Read;
+use std::path::{Component, Path, PathBuf};
+
+use kiln_sdk::archive::{ExtractOptions, extract_tar_gz};
+use kiln_sdk::{BuildContext, Error, Layer, LayerTypes};
+use sha2::{Digest, Sha256};
+
+use crate::lockfile::{Package, Plan};
+use crate::reuse;
+
+/// The layer's name.
+///
+/// Not `node_modules`: node's module lookup skips every ancestor directory named
+/// `node_modules`, so `<layers>/node_modules/node_modules/a` would not find its sibling
+/// packages. Nor can the layer itself be the `node_modules` dir: packages named `bin`,
+/// `lib` or `env` would turn into the layer's CNB path and env dirs.
+pub const NAME: &str = "modules";
+
+/// What the layer is keyed by.
+pub struct Key<'a> {
+    /// The lockfile's bytes.
+    pub lockfile: &'a [u8],
+    /// Whether dev dependencies are installed.
+    pub include_dev: bool,
+}
+
+/// Install (or keep) the modules layer for `plan`.
+pub fn contribute(ctx: &BuildContext, plan: &Plan, key: Key<'_>) -> Result<Layer, Error> {
+    let types = LayerTypes::LAUNCH | LayerTypes::CACHE;
+    let mut metadata = toml::Table::new();
+    metadata.insert("lockfile_sha256".into(), format!("{:x}", Sha256::digest(key.lockfile)).into());
+    metadata.insert("include_dev".into(), key.include_dev.into());
+    metadata.insert("platform".into(), "linux/x64/glibc".into());
+    metadata.insert("packages".into(), (plan.packages.len() as i64).into());
+    if reuse::reusable(ctx, NAME, &metadata) {
+        kiln_sdk::log::info(&format!("modules: lockfile unchanged, reusing the cached layer ({} packages)", plan.packages.len()));
+        return Ok(ctx.reuse_layer(NAME, types));
+    }
+    let layer = ctx.layer(NAME, types)?;
+    let scratch = PathBuf::from("/tmp/kiln-nodejs-packages");
+    std::fs::create_dir_all(&scratch)?;
+    let mut bytes = 0;
+    for (index, package) in plan.packages.iter().enumerate() {
+        bytes += install(layer.path(), &scratch.join(format!("{index}.tgz")), package)?;
+    }
+    kiln_sdk::log::info(&format!("modules: {} packages ({bytes} bytes of tarballs, each integrity verified)", plan.packages.len()));
+    for package in plan.packages.iter().filter(|p| p.top_level) {
+        for (name, target) in &package.bins {
+            write_bin(layer.path(), package, name, target)?;
+        }
+    }
+    Ok(layer.with_metadata(reuse::to_text(&metadata)))
+}
+
+/// Fetch and unpack one package at its install path; returns the tarball's size.
+fn install(root: &Path, tarball: &Path, package: &Package) -> Result<u64, Error> {
+    let what = || format!("kiln/nodejs: {}@{} ({})", package.name, package.version, package.path);
+    let fetched = kiln_sdk::fetch(&package.url, &package.integrity, tarball).map_err(|e| e.context(format!("{}: fetching", what())))?;
+    let dest = root.join(&package.path);
+    std::fs::create_dir_all(&dest).map_err(|e| Error::from(e).context(what()))?;
+    let done = extract_tar_gz(tarball, &dest, &ExtractOptions::strip(1))
+        .map_err(|e| e.context(format!("{}: unpacking {}", what(), package.url)))?;
+    for skipped in &done.skipped {
+        kiln_sdk::log::warn(&format!("{}: not unpacked: {skipped}", what()));
+    }
+    std::fs::remove_file(tarball)?;
+    Ok(fetched.size)
+}
+
+/// A wrapper for one executable of a top-level package, in `bin/` and `node_modules/.bin/`.
+fn write_bin(root: &Path, package: &Package, name: &str, target: &str) -> Result<(), Error> {
+    let script = root.join(&package.path).join(target.trim_start_matches("./"));
+    if !script.is_file() {
+        kiln_sdk::log::warn(&format!("{}: its bin {name:?} ({target}) is missing from the package; skipped", package.name));
+        return Ok(());
+    }
+    let wrapper = if runs_with_node(&script)? {
+        format!("#!/bin/sh\nexec node \"{}\" \"$@\"\n", script.display())
+    } else {
+        kiln_sdk::fs::set_executable(&script)?;
+        format!("#!/bin/sh\nexec \"{}\" \"$@\"\n", script.display())
+    };
+    for dir in [root.join("bin"), root.join("node_modules/.bin")] {
+        std::fs::create_dir_all(&dir)?;
+        kiln_sdk::fs::write_executable(&dir.join(name), &wrapper)?;
+    }
+    Ok(())
+}
+
+/// Whether a bin file is a node script: a `node` shebang or none (npm's cmd-shim rule).
+fn runs_with_node(script: &Path) -> Result<bool, Error> {
+    let mut head = [0u8; 256];
+    let read = std::fs::File::open(script)?.read(&mut head)?;
+    let first_line = head[..read].split(|b| *b == b'\n').next().unwrap_or_default();
+    Ok(!first_line.starts_with(b"#!") || String::from_utf8_lossy(first_line).contains("node"))
+}
+
+/// Make `<app>/node_modules` a relative symlink to the layer's `node_modules` (the app
+/// dir is this build's copy: a `node_modules` that came with the source is replaced, and
+/// the return value says so).
+pub fn link_app(app: &Path, layer: &Path) -> Result<bool, Error> {
+    let link = app.join("node_modules");
+    let replaced = match std::fs::symlink_metadata(&link) {
+        Ok(meta) if meta.is_dir() => {
+            std::fs::remove_dir_all(&link)?;
+            true
+        }
+        Ok(_) => {
+            std::fs::remove_file(&link)?;
+            false
+        }
+        Err(_) => false,
+    };
+    let target = relative(app, &layer.join("node_modules"));
+    symlink(&target, &link).map_err(|e| Error::from(e).context(format!("kiln/nodejs: linking {} -> {target}", link.display())))?;
+    Ok(replaced)
+}
+
+/// The path from directory `from` to `to`, both absolute: `/workspace` to `/layers/x` is
+/// `../layers/x`.
+fn relative(from: &Path, to: &Path) -> String {
+    let from: Vec<Component> = from.components().filter(|c| matches!(c, Component::Normal(_))).collect();
+    let to: Vec<Component> = to.components().filter(|c| matches!(c, Component::Normal(_))).collect();
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<String> = vec!["..".to_string(); from.len() - common];
+    parts.extend(to[common..].iter().map(|c| c.as_os_str().to_string_lossy().into_owned()));
+    parts.join("/")
+}
+
+#[cfg(target_os = "wasi")]
+fn symlink(target: &str, link: &Path) -> std::io::Result<()> {
+    use std::ffi::{CString, c_char, c_int};
+    unsafe extern "C" {
+        // wasi-libc's symlink(2); `std::os::wasi::fs::symlink_path` is still unstable.
+        fn symlink(target: *const c_char, link: *const c_char) -> c_int;
+    }
+    let target = CString::new(target)?;
+    let link = CString::new(link.to_str().ok_or_else(|| std::io::Error::other("the link path is not UTF-8"))?)?;
+    // SAFETY: both are valid NUL-terminated strings that outlive the call.
+    let rc = unsafe { symlink(target.as_ptr(), link.as_ptr()) };
+    if rc == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
+}
+
+#[cfg(not(target_os = "wasi"))]
+fn symlink(target: &str, link: &Path) -> std::io::Result<()> {
+    std::os::unix::fs::symlink(target, link)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_paths_climb_to_the_common_root() {
+        assert_eq!(relative(Path::new("/workspace"), Path::new("/layers/kiln_nodejs/modules/node_modules")), "../layers/kiln_nodejs/modules/node_modules");
+        assert_eq!(relative(Path::new("/a/b"), Path::new("/a/c/d")), "../c/d");
+    }
+
+    #[test]
+    fn the_app_link_replaces_a_vendored_node_modules() {
+        let root = std::env::temp_dir().join(format!("kiln-nodejs-link-{}", std::process::id()));
+        let app = root.join("workspace");
+        let layer = root.join("layers/kiln_nodejs/modules");
+        std::fs::create_dir_all(app.join("node_modules/old")).unwrap();
+        std::fs::create_dir_all(layer.join("node_modules/express")).unwrap();
+        assert!(link_app(&app, &layer).unwrap(), "the vendored node_modules is reported as replaced");
+        assert_eq!(std::fs::read_link(app.join("node_modules")).unwrap(), Path::new("../layers/kiln_nodejs/modules/node_modules"));
+        assert!(app.join("node_modules/express").is_dir());
+        std::fs::remove_dir_all(root).unwrap();
+    }
+}
