@@ -227,25 +227,19 @@ fn refusals_name_the_file_and_the_fix() {
     };
     fs::write(app.path().join("package.json"), r#"{"dependencies": {"express": "^5"}}"#).unwrap();
     fs::write(app.path().join("server.js"), "").unwrap();
-    let run = build(&[]);
-    assert_ne!(run.code, Some(0), "{run}");
-    assert!(run.stderr.contains("no package-lock.json") && run.stderr.contains("run npm install to create package-lock.json"), "{run}");
+    build(&[]).failure(51, &["buildpack kiln/nodejs failed during build", "no package-lock.json", "run npm install to create package-lock.json"]);
 
     fs::write(app.path().join("package.json"), r#"{"engines": {"node": "^18"}}"#).unwrap();
-    let run = build(&[]);
-    assert_ne!(run.code, Some(0), "{run}");
-    assert!(run.stderr.contains("engines.node \\\"^18\\\"") || run.stderr.contains("engines.node \"^18\""), "{run}");
-    assert!(run.stderr.contains("24.21.0"), "the versions on offer are listed:\n{run}");
+    build(&[]).failure(51, &["engines.node \"^18\" in package.json matches none", "24.21.0", "26.10.0"]);
+    build(&["--env", "BP_NODE_VERSION=lts/iron"]).failure(51, &["BP_NODE_VERSION=\"lts/iron\"", "not an npm version range"]);
 
     fs::write(app.path().join("package.json"), r#"{"dependencies": {"express": "^5"}}"#).unwrap();
     fs::write(app.path().join("package-lock.json"), r#"{"lockfileVersion": 3, "packages": {"": {}}}"#).unwrap();
-    let run = build(&[]);
-    assert_ne!(run.code, Some(0), "{run}");
-    assert!(run.stderr.contains("package-lock.json is out of date: express"), "{run}");
+    build(&[]).failure(51, &["package-lock.json is out of date: express is in package.json's dependencies"]);
+    fs::write(app.path().join("package-lock.json"), r#"{"lockfileVersion": 1, "dependencies": {}}"#).unwrap();
+    build(&[]).failure(51, &["lockfileVersion 1", "npm 7 or newer"]);
 
     // Detect: no package.json, no pass.
     fs::remove_file(app.path().join("package.json")).unwrap();
-    let run = build(&[]);
-    assert_ne!(run.code, Some(0), "{run}");
-    assert!(run.stderr.contains("kiln/nodejs"), "{run}");
+    build(&[]).failure(20, &["kiln/nodejs did not pass"]);
 }
