@@ -79,6 +79,16 @@ fn serve(bundle: &Bundle, argv: Option<&[&str]>) -> String {
     container.wait_for_http(port, "/", Duration::from_secs(30))
 }
 
+/// Run `argv` in the image as uid 1000 until it exits; its stdout.
+fn run_to_exit(bundle: &Bundle, argv: &[&str]) -> String {
+    let mut bundle = Bundle { rootfs: bundle.rootfs.clone(), config: bundle.config.clone() };
+    bundle.config["process"]["args"] = serde_json::json!(argv);
+    let mut container = RunningContainer::start(&bundle, &[], 1000);
+    let status = container.wait_exit(Duration::from_secs(60));
+    assert!(status.success(), "{argv:?} failed in the image:\n{}", container.report());
+    container.stdout()
+}
+
 #[test]
 fn python_wsgi_example_serves_and_a_code_change_keeps_the_python_and_packages_layers() {
     if !network_tests_enabled() {
@@ -119,6 +129,13 @@ fn python_wsgi_example_serves_and_a_code_change_keeps_the_python_and_packages_la
     // The console script, through the launcher's env (PATH, PYTHONHOME, PYTHONPATH, LD_LIBRARY_PATH).
     let body = serve(&bundle, Some(&["/cnb/lifecycle/launcher", "--", "waitress-serve", "--port={port}", "app:app"]));
     assert_eq!(body, "Hello from kiln python 3.11\n");
+
+    // The stdlib modules backed by the packaged libraries load (ssl: libssl3, sqlite3,
+    // ctypes: libffi8, lzma, bz2, uuid, readline, dbm: libdb5.3, crypt, nis: libnsl2/libtirpc3).
+    let imports = "import ssl, sqlite3, ctypes, lzma, bz2, uuid, readline, dbm.ndbm, crypt, nis, pyexpat, decimal, zlib; \
+                   import sys; print(sys.prefix, ssl.OPENSSL_VERSION, sqlite3.sqlite_version)";
+    let out = run_to_exit(&bundle, &["/cnb/lifecycle/launcher", "--", "python", "-W", "ignore", "-c", imports]);
+    assert!(out.starts_with("/layers/kiln_python/python/usr OpenSSL 3.0."), "{out}");
 
     // The SBOM names every .deb and the wheel, with its URL and digest.
     let sbom = home.run(&["sbom", "pyapp"]).success();
