@@ -5,7 +5,8 @@
 //! side of that contract: the generated bindings, a [`Buildpack`] trait with typed
 //! contexts, helpers to create layers, and [`export_buildpack!`] which turns a type into
 //! the component's exports. The crate's `buildpack.toml` (next to its `Cargo.toml`) is
-//! embedded as the buildpack's descriptor.
+//! embedded as the buildpack's descriptor. [`fetch`] downloads; [`archive`] unpacks what
+//! was downloaded, inside the sandbox.
 //!
 //! ```ignore
 //! use kiln_sdk::{Buildpack, BuildContext, BuildResult, DetectContext, DetectResult, Error};

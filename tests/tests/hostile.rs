@@ -7,6 +7,9 @@
 //! The components are built by tests/build.rs; the `kiln` binary by `cargo build -p kiln`.
 
 mod common;
+// Archives unpacked by kiln_sdk::archive (tests/hostile/evil-archive).
+#[path = "hostile/evil_archive.rs"]
+mod evil_archive;
 mod fetch_server;
 
 use std::fs;

@@ -28,10 +28,12 @@
 //! - **Hard links** become a copy of the already extracted target file (a regular file
 //!   inside the destination); otherwise they are skipped. Devices and FIFOs are skipped.
 //! - **Limits**: more than [`ExtractOptions::max_entries`] entries, or more than
-//!   [`ExtractOptions::max_bytes`] bytes of file content written (decompression bombs, zip
-//!   entries that inflate beyond their declared size), stop extraction with an error naming
-//!   the archive and the limit; the partly written file is removed. What was extracted
-//!   before stays.
+//!   [`ExtractOptions::max_bytes`] bytes of file content written (decompression bombs; sizes
+//!   declared in headers are never trusted), stop extraction with an error naming the
+//!   archive and the limit; the partly written file is removed. What was extracted before
+//!   stays. A tar stream is also cut a little past `max_bytes` of decompressed data, so a
+//!   bomb inside a skipped entry cannot burn CPU; a zip entry that inflates beyond its
+//!   declared size is an error.
 //!
 //! Corrupt archives, unsupported compression and I/O failures are errors naming the archive.
 //!
