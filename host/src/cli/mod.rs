@@ -20,6 +20,7 @@ mod sbom;
 mod rebase;
 mod registry_args;
 mod rmi;
+mod run;
 
 use clap::{Parser, Subcommand};
 
@@ -73,6 +74,8 @@ pub enum Command {
     /// Package, push and pull buildpacks as OCI images.
     #[command(subcommand)]
     Buildpack(buildpack::BuildpackCommand),
+    /// Run an image without a daemon (unpacked, in a bubblewrap sandbox).
+    Run(run::RunArgs),
     /// Show builders: the embedded default or a builder.toml.
     #[command(subcommand)]
     Builder(builder::BuilderCommand),
@@ -92,6 +95,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Inspect(args) => inspect::run(args, &out),
         Command::Rmi(args) => rmi::run(args, &out),
         Command::Builder(command) => builder::run(command, &out),
+        Command::Run(args) => run::run(args, &out),
         Command::Gc(args) => gc::run(args, &out),
         Command::Buildpack(command) => buildpack::run(command, &out),
     };
