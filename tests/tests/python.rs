@@ -187,6 +187,14 @@ fn unpinned_requirements_fail_before_any_download_with_what_to_do() {
     std::fs::write(app.path().join("requirements.txt"), "waitress==3.0.2\n").unwrap();
     home.run(&args).failure(51, &["requirements.txt line 1", "waitress has no --hash"]);
 
+    // A wheel for another platform is refused before anything is downloaded, the runtime included.
+    let mac = format!(
+        "markupsafe @ https://files.pythonhosted.org/packages/aa/bb/MarkupSafe-2.1.3-cp311-cp311-macosx_10_9_universal2.whl --hash=sha256:{WAITRESS_SHA256}\n"
+    );
+    std::fs::write(app.path().join("requirements.txt"), mac).unwrap();
+    let run = home.run(&args).failure(51, &["requirements.txt line 1", "cannot be installed", "macosx_10_9_universal2"]);
+    assert!(!run.stderr.contains("fetched"), "nothing is downloaded:\n{run}");
+
     std::fs::remove_file(app.path().join("requirements.txt")).unwrap();
     std::fs::write(app.path().join("pyproject.toml"), "[project]\nname = \"x\"\ndependencies = [\"flask>=3\"]\n").unwrap();
     home.run(&args).failure(51, &["pyproject.toml declares dependencies (flask>=3)", "uv export", "requirements.txt"]);

@@ -49,16 +49,19 @@ impl Buildpack for PythonBuildpack {
         std::fs::create_dir_all(SCRATCH)?;
 
         let runtime_key = runtime::package_set_digest(runtime::PACKAGES);
-        let python = python_layer(ctx, &runtime_key)?;
-        let interpreter = format!("{}/{}", python.path().display(), runtime::INTERPRETER);
-        let mut result = BuildResult::new().layer(python);
-
-        let mut has_waitress = false;
-        if !requirements.is_empty() {
+        let interpreter = format!("{}/python/{}", ctx.layers_dir.display(), runtime::INTERPRETER);
+        // Wheels first: a requirement without a usable wheel fails before the runtime download.
+        let packages = if requirements.is_empty() {
+            None
+        } else {
             let key = format!("sha256:{:x}", Sha256::digest(format!("{runtime_key}\n{requirements_text}")));
-            result = result.layer(packages_layer(ctx, &requirements, &key, &interpreter)?);
-            has_waitress = requirements.iter().any(|r| requirements::normalize(&r.name) == "waitress");
+            Some(packages_plan(ctx, &requirements, key)?)
+        };
+        let mut result = BuildResult::new().layer(python_layer(ctx, &runtime_key)?);
+        if let Some(plan) = packages {
+            result = result.layer(packages_layer(ctx, plan, &interpreter)?);
         }
+        let has_waitress = requirements.iter().any(|r| requirements::normalize(&r.name) == "waitress");
         match processes::web(&files, has_waitress) {
             Ok(process) => {
                 kiln_sdk::log::info(&format!("process web: {}", process.command.join(" ")));
@@ -119,21 +122,38 @@ fn python_layer(ctx: &BuildContext, key: &str) -> Result<Layer, Error> {
     Ok(layer.with_metadata(metadata))
 }
 
-fn packages_layer(ctx: &BuildContext, requirements: &[Requirement], key: &str, interpreter: &str) -> Result<Layer, Error> {
+/// The `packages` layer's fate: kept as it is, or built from wheels already fetched.
+enum PackagesPlan {
+    Reuse(Layer),
+    Install { wheels: Vec<(std::path::PathBuf, String)>, metadata: String },
+}
+
+fn packages_plan(ctx: &BuildContext, requirements: &[Requirement], key: String) -> Result<PackagesPlan, Error> {
     let types = LayerTypes::LAUNCH | LayerTypes::CACHE;
     let metadata = format!("requirements = {key:?}\n");
-    if previous_key(ctx, "packages", "requirements").as_deref() == Some(key) {
+    if previous_key(ctx, "packages", "requirements").as_deref() == Some(key.as_str()) {
         kiln_sdk::log::info(&format!("reusing {} packages (requirements.txt unchanged)", requirements.len()));
-        return Ok(ctx.reuse_layer("packages", types).with_metadata(metadata));
+        return Ok(PackagesPlan::Reuse(ctx.reuse_layer("packages", types).with_metadata(metadata)));
     }
-    let layer = ctx.layer("packages", types)?;
+    let files_url = ctx.env("BP_PYTHON_FILES_URL").map(str::to_string).unwrap_or_else(|| wheel::DEFAULT_FILES_URL.to_string());
+    let files_url = if files_url.ends_with('/') { files_url } else { format!("{files_url}/") };
+    let wheels = requirements
+        .iter()
+        .map(|requirement| wheel::fetch(requirement, &files_url, Path::new(SCRATCH)))
+        .collect::<Result<Vec<_>, Error>>()?;
+    Ok(PackagesPlan::Install { wheels, metadata })
+}
+
+fn packages_layer(ctx: &BuildContext, plan: PackagesPlan, interpreter: &str) -> Result<Layer, Error> {
+    let (wheels, metadata) = match plan {
+        PackagesPlan::Reuse(layer) => return Ok(layer),
+        PackagesPlan::Install { wheels, metadata } => (wheels, metadata),
+    };
+    let layer = ctx.layer("packages", LayerTypes::LAUNCH | LayerTypes::CACHE)?;
     let site_packages = layer.path().join("site-packages");
     let bin = layer.path().join("bin");
     std::fs::create_dir_all(&site_packages)?;
-    let files_url = ctx.env("BP_PYTHON_FILES_URL").map(str::to_string).unwrap_or_else(|| wheel::DEFAULT_FILES_URL.to_string());
-    let files_url = if files_url.ends_with('/') { files_url } else { format!("{files_url}/") };
-    for requirement in requirements {
-        let (file, file_name) = wheel::fetch(requirement, &files_url, Path::new(SCRATCH))?;
+    for (file, file_name) in wheels {
         let installed = wheel::install(&file, &file_name, &site_packages, &bin, interpreter)?;
         std::fs::remove_file(&file)?;
         let scripts =

@@ -130,22 +130,30 @@ pub fn fetch(requirement: &Requirement, files_url: &str, dir: &Path) -> Result<(
         for digest in &requirement.hashes {
             match kiln_sdk::fetch(&url, digest, &destination) {
                 Ok(_) => return Ok((destination, file_name)),
-                Err(e) => tried.push(format!("{url} ({digest}): {e}")),
+                Err(e) => tried.push((url.clone(), e.to_string())),
             }
         }
     }
-    let pinned = matches!(requirement.source, Source::Pinned(_));
+    // The host shows a buildpack's error on one line: keep it short.
+    let mut names: Vec<&str> = tried.iter().map(|(url, _)| url.rsplit('/').next().unwrap_or_default()).collect();
+    names.dedup();
+    let first_error = tried.first().map(|(_, e)| e.as_str()).unwrap_or("no candidate");
+    let what = match &requirement.source {
+        Source::Pinned(version) => format!("{}=={version}", requirement.name),
+        Source::Url(url) => url.clone(),
+    };
     let mut message = format!(
-        "kiln/python: requirements.txt line {}: no wheel of {} matched its --hash values; tried:\n  {}",
+        "kiln/python: requirements.txt line {}: no wheel of {what} matched its --hash ({} tried: {}; first error: {first_error})",
         requirement.line,
-        requirement.name,
-        tried.iter().take(8).cloned().collect::<Vec<_>>().join("\n  ")
+        names.len(),
+        names.join(", "),
     );
-    if pinned {
-        message.push_str(
-            "\nkiln/python installs wheels only (py3-none-any or cp311 manylinux x86_64), never source distributions. \
-             If the project has such a wheel, point at it: `name @ <wheel URL from https://pypi.org/project/NAME/#files> --hash=sha256:<its hash>`",
-        );
+    if matches!(requirement.source, Source::Pinned(_)) {
+        message.push_str(&format!(
+            ". kiln/python installs wheels only (py3-none-any, or cp311 manylinux x86_64), never source distributions; \
+             if the project has such a wheel, name it: `{} @ <its URL from https://pypi.org/project/{}/#files> --hash=sha256:<its sha256>`",
+            requirement.name, requirement.name
+        ));
     }
     Err(Error::new(message))
 }
