@@ -146,8 +146,9 @@ pub fn run(args: BuildArgs, out: &Output) -> Result<(), CliError> {
     let dirs = Dirs::from_env();
     let image = ImageRef::parse(&args.image).map_err(|e| bad_input(e.to_string()))?;
     if !args.path.is_dir() {
+        let what = if args.path.exists() { "is not a directory" } else { "does not exist" };
         return Err(bad_input(format!(
-            "the app source {} is not a directory: pass --path DIR (default: the current directory)",
+            "the app source {} {what}: pass --path DIR (default: the current directory)",
             args.path.display()
         )));
     }
