@@ -121,7 +121,10 @@ fn bad_input_gets_a_clear_error_and_no_panic() {
     let app = example("procfile-web");
     home.run(&["build", "app", "--path", app.to_str().unwrap(), "--run-image", "nope"])
         .failure(3, &["run image nope"]);
-    home.run(&["build", "app", "--path", app.to_str().unwrap()]).failure(3, &["--run-image"]);
+    // A builder without a run image, and no --run-image.
+    let builder = home.path().join("builder.toml");
+    std::fs::write(&builder, "[[buildpacks]]\nid = \"kiln/procfile\"\n\n[[order]]\ngroup = [{ id = \"kiln/procfile\" }]\n").unwrap();
+    home.run(&["build", "app", "--path", app.to_str().unwrap(), "--builder", builder.to_str().unwrap()]).failure(3, &["--run-image"]);
     home.run(&["build", "app", "--path", app.to_str().unwrap(), "--run-image", "run-base", "--buildpack", "kiln/nope"])
         .failure(3, &["kiln/nope", "bundled"]);
     home.run(&["build", "app", "--path", app.to_str().unwrap(), "--run-image", "run-base", "--limit-memory", "lots"])

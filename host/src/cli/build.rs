@@ -88,18 +88,15 @@ fn bad_input(message: impl Into<String>) -> CliError {
 
 impl BuildArgs {
     fn limits(&self, config: &LimitDefaults) -> Result<Limits, CliError> {
-        let pick = |flag: &Option<String>, configured: &Option<String>, default: &str| {
-            flag.clone().or_else(|| configured.clone()).unwrap_or_else(|| default.to_string())
-        };
-        let memory = pick(&self.limit_memory, &config.memory, "1GiB");
-        let cpu = pick(&self.limit_cpu, &config.cpu, "10m");
-        let time = pick(&self.limit_time, &config.time, "15m");
-        let log = pick(&self.limit_log, &config.log, "4MiB");
+        let memory = LimitSource::pick(&self.limit_memory, &config.memory, "memory", "1GiB");
+        let cpu = LimitSource::pick(&self.limit_cpu, &config.cpu, "cpu", "10m");
+        let time = LimitSource::pick(&self.limit_time, &config.time, "time", "15m");
+        let log = LimitSource::pick(&self.limit_log, &config.log, "log", "4MiB");
         Ok(Limits {
-            memory_bytes: parse_bytes(&memory).map_err(|e| bad_input(format!("memory limit {memory:?}: {e}")))?,
-            cpu_time: parse_duration(&cpu).map_err(|e| bad_input(format!("CPU limit {cpu:?}: {e}")))?,
-            wall_time: parse_duration(&time).map_err(|e| bad_input(format!("time limit {time:?}: {e}")))?,
-            log_bytes: parse_bytes(&log).map_err(|e| bad_input(format!("log limit {log:?}: {e}")))?,
+            memory_bytes: parse_bytes(&memory.value).map_err(|e| memory.error(e))?,
+            cpu_time: parse_duration(&cpu.value).map_err(|e| cpu.error(e))?,
+            wall_time: parse_duration(&time.value).map_err(|e| time.error(e))?,
+            log_bytes: parse_bytes(&log.value).map_err(|e| log.error(e))?,
             ..Limits::default()
         })
     }
@@ -129,6 +126,30 @@ impl BuildArgs {
             merged.push((name, value));
         }
         Ok(merged)
+    }
+}
+
+/// A limit's text and where it came from (flag, config file, default), for error messages.
+pub(super) struct LimitSource {
+    /// The text to parse.
+    pub value: String,
+    /// `--limit-NAME` or `[limits] NAME in kiln's config`.
+    pub origin: String,
+}
+
+impl LimitSource {
+    /// The flag's value, else the config file's, else `default`.
+    pub fn pick(flag: &Option<String>, configured: &Option<String>, key: &str, default: &str) -> LimitSource {
+        match (flag, configured) {
+            (Some(value), _) => LimitSource { value: value.clone(), origin: format!("--limit-{key}") },
+            (None, Some(value)) => LimitSource { value: value.clone(), origin: format!("[limits] {key} in kiln's config") },
+            (None, None) => LimitSource { value: default.to_string(), origin: format!("the default {key} limit") },
+        }
+    }
+
+    /// A bad-input error naming the origin.
+    pub fn error(&self, reason: impl std::fmt::Display) -> CliError {
+        bad_input(format!("{} {:?}: {reason}", self.origin, self.value))
     }
 }
 

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use clap::Args;
 
+use super::build::LimitSource;
 use super::exit::{CliError, ExitCode};
 use crate::config::LimitDefaults;
 use crate::fetch::settings::{self, FetchConfig, FetchOverrides};
@@ -52,13 +53,13 @@ fn bad_input(message: impl Into<String>) -> CliError {
 impl FetchArgs {
     /// `limits` with this struct's limits set (flag, then kiln's config, then the default).
     pub fn apply_limits(&self, limits: Limits, config: &LimitDefaults) -> Result<Limits, CliError> {
-        let fetch_bytes = self.limit_fetch_bytes.clone().or_else(|| config.fetch_bytes.clone()).unwrap_or_else(|| "4GiB".into());
-        let layer_bytes = self.limit_layer_bytes.clone().or_else(|| config.layer_bytes.clone()).unwrap_or_else(|| "10GiB".into());
+        let fetch_bytes = LimitSource::pick(&self.limit_fetch_bytes, &config.fetch_bytes, "fetch-bytes", "4GiB");
+        let layer_bytes = LimitSource::pick(&self.limit_layer_bytes, &config.layer_bytes, "layer-bytes", "10GiB");
         Ok(Limits {
             fetch_count: self.limit_fetch_count.or(config.fetch_count).unwrap_or(10_000),
-            fetch_bytes: parse_bytes(&fetch_bytes).map_err(|e| bad_input(format!("fetch byte limit {fetch_bytes:?}: {e}")))? as u64,
+            fetch_bytes: parse_bytes(&fetch_bytes.value).map_err(|e| fetch_bytes.error(e))? as u64,
             files: self.limit_files.or(config.files).unwrap_or(1_000_000),
-            layer_bytes: parse_bytes(&layer_bytes).map_err(|e| bad_input(format!("layer byte limit {layer_bytes:?}: {e}")))? as u64,
+            layer_bytes: parse_bytes(&layer_bytes.value).map_err(|e| layer_bytes.error(e))? as u64,
             ..limits
         })
     }
