@@ -51,6 +51,8 @@ mod deb;
 mod entry_path;
 mod output;
 mod tar;
+#[cfg(test)]
+mod tests;
 mod zip;
 
 use std::fs::File;
