@@ -130,6 +130,7 @@ impl Fetcher {
             hex: digest.hex(),
             size,
             origin,
+            destination: call.destination.map(Path::to_path_buf),
         };
         tracing::info!(buildpack = call.buildpack, url = %record.url, digest = %record.digest, size, origin = origin.name(), "fetched");
         self.recorder.push(record.clone());

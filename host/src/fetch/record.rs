@@ -1,5 +1,6 @@
 //! Provenance: every fetch a build made, for the build's events and the image's SBOM.
 
+use std::path::PathBuf;
 use std::sync::Mutex;
 
 use serde::Serialize;
@@ -45,6 +46,10 @@ pub struct FetchRecord {
     pub size: u64,
     /// Where the bytes came from.
     pub origin: FetchOrigin,
+    /// The host path the file was placed at (inside the call's writable grants), which
+    /// tells the lifecycle which layer the fetch went into. Never shown or put in the image.
+    #[serde(skip)]
+    pub destination: Option<PathBuf>,
 }
 
 /// Collects the records of one build; shared by every buildpack call.

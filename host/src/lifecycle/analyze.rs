@@ -7,6 +7,10 @@
 //! image has the same diffID, or has no record of it); a `launch`-only layer's metadata
 //! comes from the previous image and its contents stay there (a buildpack may keep it by
 //! returning it with `launch` and no directory); a `build`-only layer is never restored.
+//!
+//! Each previous layer also gets the SBOM components that belonged to it: from the previous
+//! image's SBOM document (its `io.kiln.layer` properties) and, for a cached layer, from the
+//! cache index. A layer the buildpack keeps carries them into the new image ([`super::sbom`]).
 
 use std::collections::BTreeMap;
 
@@ -38,6 +42,8 @@ pub struct PreviousLayer {
     pub types: LayerTypes,
     /// Where its contents are.
     pub contents: PreviousContents,
+    /// The SBOM components that belonged to it (without `io.kiln.layer` properties).
+    pub sbom: Vec<serde_json::Value>,
 }
 
 /// Previous layers: buildpack id -> layer name -> layer.
@@ -62,9 +68,10 @@ fn json_to_table(value: &serde_json::Value) -> toml::Table {
     toml::Value::try_from(value).ok().and_then(|v| v.as_table().cloned()).unwrap_or_default()
 }
 
-/// Analyze the previous image (if any) and the cache.
-pub fn analyze(previous: Option<&Image>, cache: Option<&Cache>) -> Analysis {
+/// Analyze the previous image (if any), its SBOM document (if it has one) and the cache.
+pub fn analyze(previous: Option<&Image>, previous_sbom: Option<&[u8]>, cache: Option<&Cache>) -> Analysis {
     let mut analysis = Analysis::default();
+    let image_sbom = previous_sbom.map(sbom_by_layer).unwrap_or_default();
     let metadata: Option<LayersMetadata> = previous
         .and_then(|image| image.label(LIFECYCLE_METADATA_LABEL))
         .and_then(|text| serde_json::from_str(text).ok());
@@ -101,6 +108,7 @@ pub fn analyze(previous: Option<&Image>, cache: Option<&Cache>) -> Analysis {
                         metadata: cached.metadata.clone(),
                         types: cached.types(),
                         contents: PreviousContents::Cache(cached.clone()),
+                        sbom: union(&cached.sbom, image_sbom.get(&(id.clone(), name.clone()))),
                     },
                 );
             }
@@ -112,10 +120,40 @@ pub fn analyze(previous: Option<&Image>, cache: Option<&Cache>) -> Analysis {
             continue;
         }
         let Some(descriptor) = analysis.image_blobs.get(&diff_id).cloned() else { continue };
+        let sbom = union(&[], image_sbom.get(&(id.clone(), name.clone())));
         analysis.layers.entry(id).or_default().insert(
             name,
-            PreviousLayer { metadata, types, contents: PreviousContents::Image { diff_id, descriptor } },
+            PreviousLayer { metadata, types, contents: PreviousContents::Image { diff_id, descriptor }, sbom },
         );
     }
     analysis
+}
+
+/// The previous image's SBOM components by (buildpack, layer); an unreadable document is
+/// a warning (kept layers then lose their SBOM entries), not an error.
+fn sbom_by_layer(document: &[u8]) -> BTreeMap<(String, String), Vec<serde_json::Value>> {
+    let components = match crate::fetch::sbom::parse_document(document) {
+        Ok(components) => components,
+        Err(error) => {
+            tracing::warn!(%error, "ignoring the previous image's unreadable SBOM; layers kept from it lose their SBOM entries");
+            return BTreeMap::new();
+        }
+    };
+    let mut by_layer: BTreeMap<(String, String), Vec<serde_json::Value>> = BTreeMap::new();
+    for component in components {
+        for layer in &component.layers {
+            by_layer.entry((component.buildpack.clone(), layer.clone())).or_default().push(component.value.clone());
+        }
+    }
+    by_layer
+}
+
+/// `a` and `b` without duplicates (same canonical JSON), in order.
+fn union(a: &[serde_json::Value], b: Option<&Vec<serde_json::Value>>) -> Vec<serde_json::Value> {
+    let mut seen = std::collections::BTreeSet::new();
+    a.iter()
+        .chain(b.into_iter().flatten())
+        .filter(|v| seen.insert(crate::fetch::sbom::component_key(v)))
+        .cloned()
+        .collect()
 }

@@ -2,8 +2,8 @@
 //!
 //! A cache is a directory (one per image name by default, or `--cache-dir`) that is an
 //! OCI image layout holding the cached layers as gzip tar blobs, plus `kiln-cache.json`
-//! listing, per buildpack, each cached layer's diffID, blob digest, size, types and
-//! metadata. Writes are atomic (blobs by digest, the index by rename), so an interrupted
+//! listing, per buildpack, each cached layer's diffID, blob digest, size, types,
+//! metadata and the SBOM components attributed to it (see [`super::sbom`]). Writes are atomic (blobs by digest, the index by rename), so an interrupted
 //! build leaves the previous cache intact. Blobs no longer listed are removed on save.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -35,6 +35,10 @@ pub struct CachedLayer {
     pub build: bool,
     /// The layer's metadata.
     pub metadata: toml::Table,
+    /// The SBOM components attributed to this layer (what was fetched into it, what its
+    /// buildpack's SBOM file listed), carried into the next image when the layer is kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sbom: Vec<serde_json::Value>,
 }
 
 impl CachedLayer {

@@ -16,6 +16,7 @@ use super::build::BuildpackOutput;
 use super::layer_writer::{KnownBlobs, write_or_reuse};
 use super::events::{Event, Reporter};
 use super::launch_metadata::LaunchMetadata;
+use super::sbom::ImageSbom;
 use super::workspace::{APP_GUEST_PATH, LAYERS_GUEST_PATH, Workspace};
 use crate::image::labels::{
     BUILD_METADATA_LABEL, BuildMetadata, BuildpackLayerMetadata, BuildpackLayersMetadata, GroupElement,
@@ -59,8 +60,8 @@ pub struct Exporter<'a> {
     pub known: &'a KnownBlobs,
     /// Progress.
     pub reporter: &'a Reporter,
-    /// What buildpacks fetched, for the SBOM layer.
-    pub fetched: &'a [crate::fetch::FetchRecord],
+    /// The SBOM components (what buildpacks fetched or described, kept layers' included).
+    pub sbom: &'a ImageSbom,
 }
 
 /// What export wrote.
@@ -276,9 +277,9 @@ impl Exporter<'_> {
     }
 
     /// The SBOM layer (`/layers/sbom/launch/sbom.cdx.json`, CycloneDX) listing what the
-    /// buildpacks fetched, when they fetched anything; returns its diffID.
+    /// buildpacks fetched or described, when there is anything; returns its diffID.
     fn write_sbom(&self, written: &mut Written) -> Result<Option<crate::image::Digest>, LifecycleError> {
-        let Some(document) = crate::fetch::sbom::document(self.fetched) else { return Ok(None) };
+        let Some(document) = crate::fetch::sbom::document(&self.sbom.components) else { return Ok(None) };
         let mut layer = LayerBuilder::new();
         layer.add_bytes(document.as_slice(), crate::fetch::sbom::SBOM_IMAGE_PATH, false, Owner::CNB_USER)?;
         let blob = self.write_layer(&layer, "sbom", None)?;
@@ -314,13 +315,15 @@ fn json<T: serde::Serialize>(value: &T) -> String {
 
 /// Write the cache for the next build: every `cache` layer, as a blob in the cache store
 /// (copied from the image when it was exported, else tarred, or reused when unchanged),
-/// and the new index. Layers without `cache` are dropped from it.
+/// with the SBOM components attributed to it, and the new index. Layers without `cache`
+/// are dropped from it.
 pub fn export_cache(
     outputs: &[BuildpackOutput],
     exported: &ExportReport,
     destination: &ImageStore,
     analysis: &Analysis,
     known: &KnownBlobs,
+    sbom: &ImageSbom,
     cache: &mut Cache,
 ) -> Result<usize, LifecycleError> {
     let mut index = CacheIndex { version: INDEX_VERSION, buildpacks: BTreeMap::new() };
@@ -346,6 +349,7 @@ pub fn export_cache(
                     write_or_reuse(&builder, cache.store(), previous.as_ref(), known)?.0
                 }
             };
+            let layer_sbom = sbom.by_layer.get(&key).cloned().unwrap_or_default();
             index.buildpacks.entry(key.0).or_default().insert(
                 key.1,
                 CachedLayer {
@@ -355,6 +359,7 @@ pub fn export_cache(
                     launch: layer.types.launch,
                     build: layer.types.build,
                     metadata: layer.metadata.clone(),
+                    sbom: layer_sbom,
                 },
             );
             count += 1;

@@ -17,6 +17,7 @@ pub mod plan;
 pub mod prepare;
 pub mod rebase;
 pub mod restore;
+pub mod sbom;
 pub mod workspace;
 
 mod error;

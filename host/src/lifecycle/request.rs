@@ -115,7 +115,16 @@ pub fn run_build(request: &BuildRequest, sandbox: &Sandbox, reporter: &Reporter)
             (None, Some(descriptor)) => destination.read_image_at(&descriptor).ok(),
             (None, None) => None,
         };
-        let analysis = analyze(previous.as_ref(), Some(&cache));
+        // The previous image's SBOM says which components belong to the layers a buildpack
+        // may keep; without it those layers lose their SBOM entries (a warning, not an error).
+        let previous_sbom = previous.as_ref().and_then(|image| match super::sbom::read_image_sbom(&destination, image) {
+            Ok(document) => document,
+            Err(error) => {
+                tracing::warn!(%error, "cannot read the previous image's SBOM; layers kept from it lose their SBOM entries");
+                None
+            }
+        });
+        let analysis = analyze(previous.as_ref(), previous_sbom.as_deref(), Some(&cache));
         let mut known = KnownBlobs::default();
         // A previous image read from a registry may have blobs the store lacks: only local
         // blobs can be reused.
@@ -174,6 +183,8 @@ pub fn run_build(request: &BuildRequest, sandbox: &Sandbox, reporter: &Reporter)
     })?;
 
     let report = timed(Phase::Export, reporter, || {
+        let sbom = super::sbom::assemble(&outputs, &analysis, &fetcher.records(), &workspace.layers())?;
+        tracing::debug!(components = sbom.components.len(), carried = sbom.carried, "image SBOM");
         Exporter {
             outputs: &outputs,
             workspace: &workspace,
@@ -184,11 +195,11 @@ pub fn run_build(request: &BuildRequest, sandbox: &Sandbox, reporter: &Reporter)
             analysis: &analysis,
             known: &known,
             reporter,
-            fetched: &fetcher.records(),
+            sbom: &sbom,
         }
         .export()
         .and_then(|report| {
-            let layers = export_cache(&outputs, &report, &destination, &analysis, &known, &mut cache)?;
+            let layers = export_cache(&outputs, &report, &destination, &analysis, &known, &sbom, &mut cache)?;
             reporter(&Event::CacheWritten { layers, dir: cache.dir().display().to_string() });
             Ok(report)
         })
