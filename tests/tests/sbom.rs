@@ -27,7 +27,12 @@ fn build(home: &KilnHome, app: &Path, image: &str, url: &str, digest: &str, env:
 }
 
 fn build_with(home: &KilnHome, app: &Path, image: &str, url: &str, digest: &str, env: &[&str], extra: &[&str]) -> KilnRun {
-    let (url_env, digest_env, sbom_env) = (format!("FETCH_URL={url}"), format!("FETCH_DIGEST={digest}"), format!("FETCH_SBOM={LAYER_SBOM}"));
+    run_build(home, app, image, url, digest, LAYER_SBOM, env, extra).success()
+}
+
+#[allow(clippy::too_many_arguments)] // reason: each is one flag of the kiln command line
+fn run_build(home: &KilnHome, app: &Path, image: &str, url: &str, digest: &str, layer_sbom: &str, env: &[&str], extra: &[&str]) -> KilnRun {
+    let (url_env, digest_env, sbom_env) = (format!("FETCH_URL={url}"), format!("FETCH_DIGEST={digest}"), format!("FETCH_SBOM={layer_sbom}"));
     let mut args = vec!["build", image, "--path", app.to_str().unwrap(), "--buildpack", FETCHER, "--run-image", "run-base"];
     args.extend(["--env", &url_env, "--env", &digest_env, "--env", &sbom_env, "--env", "FETCH_KEEP=1"]);
     for e in env {
@@ -36,7 +41,7 @@ fn build_with(home: &KilnHome, app: &Path, image: &str, url: &str, digest: &str,
     let host = url.split('/').nth(2).unwrap().to_string();
     args.extend(["--allow-host", &host]);
     args.extend_from_slice(extra);
-    home.run(&args).success()
+    home.run(&args)
 }
 
 /// `kiln sbom IMAGE`: the raw text and the parsed document.
@@ -148,4 +153,22 @@ fn a_layer_restored_from_the_cache_brings_its_sbom_entries_from_the_cache_index(
     assert_eq!(listed(&doc), [("libfixture".to_string(), layer_of_fetcher()), ("tool.tgz".to_string(), layer_of_fetcher())]);
     assert_eq!(one, two);
     assert_eq!(first.digest(), second.digest(), "the image from a restored layer is the cold image");
+}
+
+#[test]
+fn a_buildpack_sbom_file_that_is_not_cyclonedx_json_fails_the_build() {
+    let server = FileServer::start();
+    server.add("tool.tgz", b"bytes");
+    let home = KilnHome::new();
+    home.busybox_run_image("run-base");
+    let app = tempfile::tempdir().unwrap();
+    let (url, digest) = (server.url("/files/tool.tgz"), sha256_digest(b"bytes"));
+    for (bad, why) in [("{ not json", "not valid JSON"), (r#"{"bomFormat": "SPDX"}"#, "CycloneDX"), (r#"{"bomFormat": "CycloneDX", "components": [7]}"#, "component 0")] {
+        run_build(&home, app.path(), "app", &url, &digest, bad, &[], &[]).failure(
+            51,
+            &["buildpack fixture/fetcher returned an invalid result", "downloads.sbom.cdx.json", why, "remove it"],
+        );
+    }
+    let none = home.run(&["sbom", "app"]);
+    assert_ne!(none.code, Some(0), "no image was written:\n{none}");
 }
