@@ -35,6 +35,7 @@ fn main() {
     rows.extend(measures::detect_cost(&env));
     rows.extend(measures::cold_and_warm_build(&env, scale));
     rows.extend(measures::peak_rss(&env, scale));
+    rows.extend(measures::rebase_cost(&env, scale));
     rows.extend(measures::concurrency(&env, scale));
     let table = report::table(&rows);
     println!("{table}");

@@ -106,6 +106,39 @@ pub fn cold_and_warm_build(env: &Env, scale: Scale) -> Vec<Row> {
     ]
 }
 
+/// Rebase of the large app image (left by [`peak_rss`]) vs a 10 MB one, in the same store:
+/// rebase rewrites the manifest and config only, so its time must not grow with the app.
+/// Each is the median of 5 rebases alternating between the two run images.
+pub fn rebase_cost(env: &Env, scale: Scale) -> Vec<Row> {
+    let large_mb = if scale == Scale::Quick { 256 } else { 1024 };
+    let home = env.home("large");
+    let app = env.root.join("app-small");
+    make_app(&app, 10);
+    env.build(&home, "small", &app);
+    let _ = std::fs::remove_dir_all(&app);
+    let median = |image: &str| {
+        let mut times: Vec<Duration> = (0..5)
+            .map(|i| {
+                let run = if i % 2 == 0 { "run-base:2" } else { "run-base" };
+                env.kiln(&home, &["rebase", image, "--run-image", run]).0
+            })
+            .collect();
+        times.sort();
+        times[2]
+    };
+    let small = median("small");
+    let large = median("large");
+    let _ = std::fs::remove_dir_all(&home);
+    vec![Row {
+        measure: format!("rebase of a {large_mb} MB app image (ms)"),
+        kiln: large.as_secs_f64() * 1000.0,
+        baseline: small.as_secs_f64() * 1000.0,
+        unit: "ms",
+        baseline_name: "rebase of a 10 MB app image".into(),
+        goal: "~1x (equal within noise)".into(),
+    }]
+}
+
 /// Peak RSS of kiln building a large app, vs the app's size (streaming means flat memory).
 pub fn peak_rss(env: &Env, scale: Scale) -> Vec<Row> {
     let mb = if scale == Scale::Quick { 256 } else { 1024 };
@@ -114,8 +147,8 @@ pub fn peak_rss(env: &Env, scale: Scale) -> Vec<Row> {
     let home = env.home("large");
     let (_, events) = env.build(&home, "large", &app);
     let rss_kib = events.iter().find(|e| e["event"] == "build-finished").and_then(|e| e["peak_rss_kib"].as_u64()).unwrap_or(0);
+    // The image stays in home "large" for rebase_cost.
     let _ = std::fs::remove_dir_all(&app);
-    let _ = std::fs::remove_dir_all(&home);
     vec![Row {
         measure: format!("peak RSS building a {mb} MB app"),
         kiln: rss_kib as f64 / 1024.0,

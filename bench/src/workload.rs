@@ -38,7 +38,17 @@ impl Env {
         std::fs::create_dir_all(rootfs.join("bin")).unwrap();
         std::fs::copy("/bin/busybox", rootfs.join("bin/busybox")).expect("a static busybox at /bin/busybox (apt install busybox-static)");
         std::os::unix::fs::symlink("busybox", rootfs.join("bin/sh")).unwrap();
-        env.kiln(&env.home("shared"), &["base", "from-dir", rootfs.to_str().unwrap(), "--tag", "run-base"]);
+        let shared = env.home("shared");
+        env.kiln(&shared, &["base", "from-dir", rootfs.to_str().unwrap(), "--tag", "run-base"]);
+        // A second run image (one more file) to rebase onto.
+        std::fs::write(rootfs.join("etc-release"), "run-base 2\n").unwrap();
+        env.kiln(&shared, &["base", "from-dir", rootfs.to_str().unwrap(), "--tag", "run-base:2"]);
+        // Compile the default builder's components once; every home starts with them cached,
+        // so builds measure building, not the one-time compile (measured by detect_cost).
+        let warmup = root.join("app-warmup");
+        std::fs::create_dir_all(&warmup).unwrap();
+        std::fs::write(warmup.join("Procfile"), "web: sh -c 'exit 0'\n").unwrap();
+        env.build(&shared, "warmup", &warmup);
         env
     }
 
@@ -47,6 +57,7 @@ impl Env {
         let home = self.root.join(format!("home-{name}"));
         if !home.exists() && name != "shared" {
             copy_dir(&self.root.join("home-shared/store"), &home.join("store"));
+            copy_dir(&self.root.join("home-shared/cache/components"), &home.join("cache/components"));
         }
         home
     }

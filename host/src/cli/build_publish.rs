@@ -79,9 +79,15 @@ impl Distribution {
         if store.resolve(&image.tag_name())?.is_some_and(|d| d.digest == remote.image.manifest_descriptor.digest) {
             return Ok(None);
         }
-        // Launch-only layers are kept from the previous image, not the cache: fetch just those.
+        // Launch-only layers are kept from the previous image, not the cache: fetch just those,
+        // and its (small) SBOM layer, whose entries carry over for kept layers.
         let keep: Vec<Descriptor> = launch_only_layers(&remote.image)
             .into_iter()
+            .chain(crate::lifecycle::sbom::sbom_layer(&remote.image))
+            .filter({
+                let mut seen = std::collections::BTreeSet::new();
+                move |d| seen.insert(d.digest.to_string())
+            })
             .filter(|d| !store.has_blob(&d.digest))
             .collect();
         if !keep.is_empty() {
