@@ -169,6 +169,17 @@ impl RunningContainer {
         }
     }
 
+    /// Runs `argv` (instead of the image's process) in `bundle` as `uid` until it exits
+    /// (within a minute), asserts it succeeded, and returns its stdout.
+    pub fn run_to_exit(bundle: &Bundle, argv: &[&str], uid: u32) -> String {
+        let mut bundle = Bundle { rootfs: bundle.rootfs.clone(), config: bundle.config.clone() };
+        bundle.config["process"]["args"] = serde_json::json!(argv);
+        let mut container = RunningContainer::start(&bundle, &[], uid);
+        let status = container.wait_exit(Duration::from_secs(60));
+        assert!(status.success(), "{argv:?} failed in the image:\n{}", container.report());
+        container.stdout()
+    }
+
     /// Polls `GET path` on 127.0.0.1:`port` until it answers 2xx and returns the body.
     ///
     /// Panics with the last outcome and [`RunningContainer::report`] if the container exits

@@ -22,6 +22,7 @@ pub mod net;
 pub mod oci;
 pub mod registry;
 pub mod rootfs;
+pub mod tier;
 pub mod tools;
 
 pub use container::RunningContainer;
@@ -33,6 +34,7 @@ pub use oci::{
 };
 pub use registry::{LoggedRequest, Registry};
 pub use rootfs::busybox_rootfs;
+pub use tier::network_tests_enabled;
 pub use tools::{command_line, require_tool, run, run_stdout};
 
 #[cfg(test)]

@@ -12,15 +12,7 @@
 use std::fs;
 use std::time::{Duration, Instant};
 
-use kiln_tests::{Bundle, KilnHome, KilnRun, RunningContainer, require_tool, skopeo_inspect, skopeo_inspect_config, umoci_unpack};
-
-fn network_tests_enabled() -> bool {
-    if std::env::var("KILN_NETWORK_TESTS").is_ok_and(|v| v == "1") {
-        return true;
-    }
-    eprintln!("skipping the Debian archive test: set KILN_NETWORK_TESTS=1 to run the network tier (.ci/run does)");
-    false
-}
+use kiln_tests::{network_tests_enabled, Bundle, KilnHome, KilnRun, RunningContainer, require_tool, skopeo_inspect, skopeo_inspect_config, umoci_unpack};
 
 /// The number before `label` in kiln's summary line, e.g. `3 requests`.
 fn count(run: &KilnRun, label: &str) -> u64 {
@@ -39,18 +31,12 @@ fn build(home: &KilnHome, extra: &[&str]) -> (KilnRun, Duration) {
 
 /// Runs `sh -c SCRIPT` in the unpacked image as uid 1000 and returns its stdout.
 fn sh(bundle: &Bundle, script: &str) -> String {
-    let mut config = bundle.config.clone();
-    config["process"]["args"] = serde_json::json!(["/bin/sh", "-c", script]);
-    let bundle = Bundle { rootfs: bundle.rootfs.clone(), config };
-    let mut container = RunningContainer::start(&bundle, &[], 1000);
-    let status = container.wait_exit(Duration::from_secs(60));
-    assert!(status.success(), "`{script}` failed in the image:\n{}", container.report());
-    container.stdout()
+    RunningContainer::run_to_exit(bundle, &["/bin/sh", "-c", script], 1000)
 }
 
 #[test]
 fn debian_run_image_from_the_archive() {
-    if !network_tests_enabled() {
+    if !network_tests_enabled("the Debian archive test") {
         return;
     }
     require_tool("skopeo");
@@ -135,7 +121,7 @@ fn debian_run_image_from_the_archive() {
 /// on first use, kept in the store, and the static site it serves answers over HTTP.
 #[test]
 fn default_builder_makes_its_run_image_on_first_use() {
-    if !network_tests_enabled() {
+    if !network_tests_enabled("the Debian archive test") {
         return;
     }
     require_tool("umoci");

@@ -17,7 +17,7 @@ use std::fs;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use kiln_tests::{
+use kiln_tests::{network_tests_enabled, 
     KilnHome, KilnRun, RunningContainer, command_line, free_port, require_tool, skopeo_inspect, skopeo_inspect_config, umoci_unpack,
 };
 
@@ -26,14 +26,6 @@ const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/nodejs-e
 /// Its node version (engines.node "24.x": the newest pinned 24.x).
 const NODE_VERSION: &str = "24.21.0";
 const IMAGE: &str = "nodeapp";
-
-fn network_tests_enabled() -> bool {
-    if std::env::var("KILN_NETWORK_TESTS").is_ok_and(|v| v == "1") {
-        return true;
-    }
-    eprintln!("skipping the nodejs network test: set KILN_NETWORK_TESTS=1 to run the network tier (.ci/run does)");
-    false
-}
 
 /// A copy of the example (the test edits server.js).
 fn example_app() -> tempfile::TempDir {
@@ -122,7 +114,7 @@ fn sbom_component(sbom: &serde_json::Value, file: &str) -> (String, String, Stri
 
 #[test]
 fn express_app_builds_serves_and_rebuilds_from_its_cached_layers() {
-    if !network_tests_enabled() {
+    if !network_tests_enabled("the nodejs network test") {
         return;
     }
     require_tool("skopeo");

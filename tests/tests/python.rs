@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use kiln_tests::{Bundle, KilnHome, KilnRun, RunningContainer, free_port, require_tool, skopeo_inspect, skopeo_inspect_config, umoci_unpack};
+use kiln_tests::{network_tests_enabled, Bundle, KilnHome, KilnRun, RunningContainer, free_port, require_tool, skopeo_inspect, skopeo_inspect_config, umoci_unpack};
 
 /// The wheel requirements.txt pins, and its digest.
 const WAITRESS_WHEEL: &str = "https://files.pythonhosted.org/packages/8d/57/a27182528c90ef38d82b636a11f606b0cbb0e17588ed205435f8affe3368/waitress-3.0.2-py3-none-any.whl";
@@ -28,14 +28,6 @@ const SOME_DEBS: &[&str] = &[
     "libexpat1_2.5.0-1+deb12u2_amd64.deb",
 ];
 const PYTHON_DEBS: usize = 26;
-
-fn network_tests_enabled() -> bool {
-    if std::env::var("KILN_NETWORK_TESTS").is_ok_and(|v| v == "1") {
-        return true;
-    }
-    eprintln!("skipping the kiln/python build: set KILN_NETWORK_TESTS=1 to run the network tier (.ci/run does)");
-    false
-}
 
 /// A copy of examples/python-wsgi that the test may change.
 fn example_copy() -> tempfile::TempDir {
@@ -79,19 +71,9 @@ fn serve(bundle: &Bundle, argv: Option<&[&str]>) -> String {
     container.wait_for_http(port, "/", Duration::from_secs(30))
 }
 
-/// Run `argv` in the image as uid 1000 until it exits; its stdout.
-fn run_to_exit(bundle: &Bundle, argv: &[&str]) -> String {
-    let mut bundle = Bundle { rootfs: bundle.rootfs.clone(), config: bundle.config.clone() };
-    bundle.config["process"]["args"] = serde_json::json!(argv);
-    let mut container = RunningContainer::start(&bundle, &[], 1000);
-    let status = container.wait_exit(Duration::from_secs(60));
-    assert!(status.success(), "{argv:?} failed in the image:\n{}", container.report());
-    container.stdout()
-}
-
 #[test]
 fn python_wsgi_example_serves_and_a_code_change_keeps_the_python_and_packages_layers() {
-    if !network_tests_enabled() {
+    if !network_tests_enabled("the kiln/python build") {
         return;
     }
     require_tool("skopeo");
@@ -134,7 +116,7 @@ fn python_wsgi_example_serves_and_a_code_change_keeps_the_python_and_packages_la
     // ctypes: libffi8, lzma, bz2, uuid, readline, dbm: libdb5.3, crypt, nis: libnsl2/libtirpc3).
     let imports = "import ssl, sqlite3, ctypes, lzma, bz2, uuid, readline, dbm.ndbm, crypt, nis, pyexpat, decimal, zlib; \
                    import sys; print(sys.prefix, ssl.OPENSSL_VERSION, sqlite3.sqlite_version)";
-    let out = run_to_exit(&bundle, &["/cnb/lifecycle/launcher", "--", "python", "-W", "ignore", "-c", imports]);
+    let out = RunningContainer::run_to_exit(&bundle, &["/cnb/lifecycle/launcher", "--", "python", "-W", "ignore", "-c", imports], 1000);
     assert!(out.starts_with("/layers/kiln_python/python/usr OpenSSL 3.0."), "{out}");
 
     // The SBOM names every .deb and the wheel, with its URL and digest.

@@ -9,15 +9,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use kiln_tests::{KilnHome, kiln_binary, require_tool};
-
-fn network_tests_enabled() -> bool {
-    if std::env::var("KILN_NETWORK_TESTS").is_ok_and(|v| v == "1") {
-        return true;
-    }
-    eprintln!("skipping the README tour: set KILN_NETWORK_TESTS=1 to run the network tier (.ci/run does)");
-    false
-}
+use kiln_tests::{network_tests_enabled, KilnHome, kiln_binary, require_tool};
 
 /// The tour's shell block.
 fn tour_script(readme: &str) -> String {
@@ -31,7 +23,7 @@ fn tour_script(readme: &str) -> String {
 
 #[test]
 fn the_readme_tour_runs_as_written() {
-    if !network_tests_enabled() {
+    if !network_tests_enabled("the README tour") {
         return;
     }
     require_tool("bwrap");
