@@ -77,6 +77,42 @@ fn an_unchanged_rebuild_reuses_every_layer_and_one_change_rebuilds_one_layer() {
     assert!(cleared.stderr.contains("building runtime"), "--clear-cache rebuilds cached layers:\n{cleared}");
 }
 
+/// A big file in the app gets a layer of its own: a code change rewrites only the small app
+/// layer, the big file's layer keeps its blob, and the lifecycle metadata lists both.
+#[test]
+fn a_big_app_file_gets_its_own_layer_that_survives_a_code_change() {
+    let home = KilnHome::new();
+    home.busybox_run_image("run-base");
+    let app = app_dir();
+    let model = std::fs::File::create(app.path().join("model.bin")).unwrap();
+    model.set_len(40 << 20).unwrap();
+
+    let (cold, _) = build(&home, app.path(), &[]);
+    assert!(cold.stderr.contains("[export] layer app:model.bin "), "{cold}");
+    let app_shas = |home: &KilnHome| -> Vec<String> {
+        let config = skopeo_inspect_config(&home.store(), "reuse:latest");
+        let label = config["config"]["Labels"]["io.buildpacks.lifecycle.metadata"].as_str().unwrap().to_string();
+        let metadata: serde_json::Value = serde_json::from_str(&label).unwrap();
+        metadata["app"].as_array().unwrap().iter().map(|a| a["sha"].as_str().unwrap().to_string()).collect()
+    };
+    let before = app_shas(&home);
+    assert_eq!(before.len(), 2, "the app layer and model.bin's: {before:?}");
+
+    std::fs::write(app.path().join("index.html"), "hello again\n").unwrap();
+    let (changed, _) = build(&home, app.path(), &[]);
+    let line = |name: &str| changed.stderr.lines().find(|l| l.starts_with(&format!("[export] layer {name} "))).unwrap_or_else(|| panic!("no {name}:\n{changed}")).to_string();
+    assert!(line("app:model.bin").ends_with("(reused)"), "the big file's layer was rewritten:\n{changed}");
+    assert!(!line("app").ends_with("(reused)"), "the changed app layer was reused:\n{changed}");
+    let after = app_shas(&home);
+    assert_ne!(after[0], before[0], "the small app layer changed");
+    assert_eq!(after[1], before[1], "model.bin's layer kept its diffID");
+
+    // The image still holds the whole app.
+    let bundle = umoci_unpack(&home.store(), "reuse:latest", &home.path().join("bundle"));
+    assert_eq!(std::fs::metadata(bundle.rootfs.join("workspace/model.bin")).unwrap().len(), 40 << 20);
+    assert_eq!(std::fs::read_to_string(bundle.rootfs.join("workspace/index.html")).unwrap(), "hello again\n");
+}
+
 #[test]
 fn build_cache_layers_stay_out_of_the_image_and_launch_layers_out_of_the_cache() {
     let home = KilnHome::new();

@@ -305,6 +305,20 @@ impl LayerBuilder {
         self.entries.keys()
     }
 
+    /// The regular host files added (by [`LayerBuilder::add_file`] or
+    /// [`LayerBuilder::add_tree`]): image path and host path, in write order.
+    pub fn host_files(&self) -> impl Iterator<Item = (&ImagePath, &Path)> {
+        self.entries.iter().filter_map(|(image_path, entry)| match &entry.kind {
+            Kind::HostFile { path } => Some((image_path, path.as_path())),
+            _ => None,
+        })
+    }
+
+    /// Removes the entry at `path` (not its parents); whether there was one.
+    pub fn remove(&mut self, path: &ImagePath) -> bool {
+        self.entries.remove(path).is_some()
+    }
+
     /// Adds a directory. Adding `/` does nothing: the root is never an entry.
     pub fn add_dir(&mut self, image_path: &str, owner: Owner) -> Result<()> {
         let path = ImagePath::parse(image_path)?;

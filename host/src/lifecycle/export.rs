@@ -13,6 +13,7 @@ use super::LifecycleError;
 use super::analyze::{Analysis, PreviousContents};
 use super::cache::{Cache, CacheIndex, CachedLayer, INDEX_VERSION};
 use super::build::BuildpackOutput;
+use super::app_layers::app_layers;
 use super::layer_writer::{KnownBlobs, write_or_reuse};
 use super::events::{Event, Reporter};
 use super::launch_metadata::LaunchMetadata;
@@ -101,7 +102,7 @@ impl Exporter<'_> {
 
         let mut launcher_layer = LayerBuilder::new();
         launcher_layer.add_bytes(self.launcher, LAUNCHER_PATH, true, Owner::ROOT)?;
-        let launcher_blob = self.write_layer(&launcher_layer, "launcher", None)?;
+        let launcher_blob = self.write_layer(&launcher_layer, "launcher", &[])?;
         written.push(&launcher_blob, "kiln: launcher".into());
 
         let mut buildpacks_meta = Vec::new();
@@ -128,7 +129,7 @@ impl Exporter<'_> {
                             let mut builder = LayerBuilder::new();
                             builder.add_tree(&layer.dir, &image_path, Owner::CNB_USER)?;
                             let previous = self.previous_diff_id(output.id.as_str(), layer.name.as_str());
-                            self.write_layer(&builder, &label, previous.as_ref())?
+                            self.write_layer(&builder, &label, previous.as_slice())?
                         }
                     };
                     sha = blob.diff_id.to_string();
@@ -156,10 +157,12 @@ impl Exporter<'_> {
             });
         }
 
-        let mut app_layer = LayerBuilder::new();
-        app_layer.add_tree(self.workspace.app(), APP_GUEST_PATH, Owner::CNB_USER)?;
-        let app_blob = self.write_layer(&app_layer, "app", self.analysis.app_diff_ids.first())?;
-        written.push(&app_blob, "kiln: app".into());
+        let mut app_shas = Vec::new();
+        for app_layer in app_layers(&self.workspace.app(), APP_GUEST_PATH)? {
+            let blob = self.write_layer(&app_layer.builder, &app_layer.name, &self.analysis.app_diff_ids)?;
+            written.push(&blob, format!("kiln: {}", app_layer.name));
+            app_shas.push(LayerSha::new(blob.diff_id.to_string()));
+        }
 
         let launch = LaunchMetadata::new(self.outputs);
         let mut process_layer = LayerBuilder::new();
@@ -167,7 +170,7 @@ impl Exporter<'_> {
         for process in &launch.processes {
             process_layer.add_symlink(&format!("{PROCESS_DIR}/{}", process.process_type), LAUNCHER_PATH, Owner::ROOT)?;
         }
-        let process_blob = self.write_layer(&process_layer, "process-types", None)?;
+        let process_blob = self.write_layer(&process_layer, "process-types", &[])?;
         written.push(&process_blob, "kiln: process types".into());
 
         let mut config_layer = LayerBuilder::new();
@@ -177,12 +180,12 @@ impl Exporter<'_> {
             false,
             Owner::CNB_USER,
         )?;
-        let config_blob = self.write_layer(&config_layer, "config", None)?;
+        let config_blob = self.write_layer(&config_layer, "config", &[])?;
         written.push(&config_blob, "kiln: config".into());
         let sbom = self.write_sbom(&mut written)?;
 
         let lifecycle_metadata = LayersMetadata {
-            app: vec![LayerSha::new(app_blob.diff_id.to_string())],
+            app: app_shas,
             sbom: sbom.as_ref().map(|d| LayerSha::new(d.to_string())),
             buildpacks: buildpacks_meta,
             config: LayerSha::new(config_blob.diff_id.to_string()),
@@ -270,7 +273,7 @@ impl Exporter<'_> {
     }
 
     /// Write a layer, reusing the previous build's blob when its content hashes to `previous`.
-    fn write_layer(&self, builder: &LayerBuilder, name: &str, previous: Option<&crate::image::Digest>) -> Result<LayerBlob, LifecycleError> {
+    fn write_layer(&self, builder: &LayerBuilder, name: &str, previous: &[crate::image::Digest]) -> Result<LayerBlob, LifecycleError> {
         let (blob, reused) = write_or_reuse(builder, self.destination, previous, self.known)?;
         (self.reporter)(&Event::LayerExported { name: name.into(), digest: blob.digest.to_string(), reused });
         Ok(blob)
@@ -282,7 +285,7 @@ impl Exporter<'_> {
         let Some(document) = crate::fetch::sbom::document(&self.sbom.components) else { return Ok(None) };
         let mut layer = LayerBuilder::new();
         layer.add_bytes(document.as_slice(), crate::fetch::sbom::SBOM_IMAGE_PATH, false, Owner::CNB_USER)?;
-        let blob = self.write_layer(&layer, "sbom", None)?;
+        let blob = self.write_layer(&layer, "sbom", &[])?;
         written.push(&blob, "kiln: sbom".into());
         Ok(Some(blob.diff_id))
     }
@@ -346,7 +349,7 @@ pub fn export_cache(
                         PreviousContents::Cache(cached) => Some(cached.diff_id.clone()),
                         PreviousContents::Image { .. } => None,
                     });
-                    write_or_reuse(&builder, cache.store(), previous.as_ref(), known)?.0
+                    write_or_reuse(&builder, cache.store(), previous.as_slice(), known)?.0
                 }
             };
             let layer_sbom = sbom.by_layer.get(&key).cloned().unwrap_or_default();

@@ -35,17 +35,18 @@ impl KnownBlobs {
     }
 }
 
-/// Write `builder` into `store`, reusing a known blob when the previous diffID for this
-/// layer is `previous` and the content hashes to it. Returns the blob and whether it was reused.
+/// Write `builder` into `store`, reusing a known blob when the content hashes to one of the
+/// `previous` diffIDs for this layer (the previous image's or the cache's). Returns the blob
+/// and whether it was reused.
 pub fn write_or_reuse(
     builder: &LayerBuilder,
     store: &ImageStore,
-    previous: Option<&Digest>,
+    previous: &[Digest],
     known: &KnownBlobs,
 ) -> Result<(LayerBlob, bool), LifecycleError> {
-    if let Some(previous) = previous {
+    if !previous.is_empty() {
         let (diff_id, _) = builder.write_tar(std::io::sink())?;
-        if &diff_id == previous
+        if previous.contains(&diff_id)
             && let Some(blob) = known.reuse(&diff_id, store)?
         {
             return Ok((blob, true));

@@ -6,6 +6,7 @@
 //! `phase/*.go` are. Phases report progress as [`events::Event`]s and never print.
 
 pub mod analyze;
+pub mod app_layers;
 pub mod build;
 pub mod cache;
 pub mod detect;
