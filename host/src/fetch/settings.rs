@@ -8,6 +8,11 @@
 //! machine-registries = true   # allow the registries npm, pip and apt use on this machine
 //! allow = ["https://nodejs.org/dist/", "static.rust-lang.org"]
 //!
+//! [fetch.registries]          # who serves the public registries here (corporate mirrors);
+//! npm = "https://npm.corp.example/"     # default: the machine's npm registry, apt's Debian
+//! debian = "http://apt.corp.example/debian/"
+//! pypi-files = "https://pypi-files.corp.example/"
+//!
 //! [fetch.mirrors]             # URL prefix = base URL or local directory
 //! "https://registry.npmjs.org/" = "/srv/mirror/npm"
 //! ```
@@ -58,6 +63,47 @@ pub struct FetchConfig {
     /// Mirrors: prefix -> URL or directory.
     #[serde(default)]
     pub mirrors: BTreeMap<String, String>,
+    /// Where the public registries live here (`[fetch.registries]`).
+    #[serde(default)]
+    pub registries: RegistryBases,
+}
+
+/// `[fetch.registries]`: the base URL that serves what buildpacks ask of each public
+/// registry (a corporate mirror). Unset: what the machine's npm and apt are configured with
+/// (when `machine-registries` is on), else the public registry itself.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RegistryBases {
+    /// Serves `https://registry.npmjs.org/`.
+    pub npm: Option<String>,
+    /// Serves `http://deb.debian.org/debian/`.
+    pub debian: Option<String>,
+    /// Serves `https://files.pythonhosted.org/` (PyPI's files).
+    pub pypi_files: Option<String>,
+}
+
+/// The canonical prefixes buildpacks use, as `(name in [fetch.registries], prefix)`.
+pub const PUBLIC_REGISTRIES: [(&str, &str); 3] = [
+    ("npm", system::NPM_DEFAULT),
+    ("debian", system::DEBIAN_DEFAULT),
+    ("pypi-files", "https://files.pythonhosted.org/"),
+];
+
+impl RegistryBases {
+    /// The mirrors these bases make, each `(public prefix, base)`, with `machine` (the
+    /// machine's own configuration) filling what is unset.
+    pub fn mirrors(&self, machine: &[(String, String)]) -> Vec<(String, String)> {
+        let configured = [&self.npm, &self.debian, &self.pypi_files];
+        let mut out = Vec::new();
+        for ((_, prefix), base) in PUBLIC_REGISTRIES.iter().zip(configured) {
+            let base = base.clone().or_else(|| machine.iter().find(|(p, _)| p == prefix).map(|(_, b)| b.clone()));
+            if let Some(base) = base.filter(|b| b.trim_end_matches('/') != prefix.trim_end_matches('/')) {
+                let base = if base.ends_with('/') { base } else { format!("{base}/") };
+                out.push((prefix.to_string(), base));
+            }
+        }
+        out
+    }
 }
 
 fn default_policy() -> String {
@@ -70,7 +116,13 @@ fn yes() -> bool {
 
 impl Default for FetchConfig {
     fn default() -> Self {
-        FetchConfig { policy: default_policy(), machine_registries: true, allow: Vec::new(), mirrors: BTreeMap::new() }
+        FetchConfig {
+            policy: default_policy(),
+            machine_registries: true,
+            allow: Vec::new(),
+            mirrors: BTreeMap::new(),
+            registries: RegistryBases::default(),
+        }
     }
 }
 
@@ -92,7 +144,12 @@ pub fn resolve(config: &FetchConfig, overrides: &FetchOverrides, cache_root: &Pa
         "strict" => true,
         other => return Err(format!("kiln config: [fetch] policy = {other:?}; use \"default\" or \"strict\"")),
     };
+    // Registry bases first: on an equal prefix, a later mirror (the config's, then a flag's) wins.
+    let machine = if config.machine_registries { system::SystemConfig::from_machine().registry_mirrors() } else { Vec::new() };
     let mut mirrors = Vec::new();
+    for (prefix, base) in config.registries.mirrors(&machine) {
+        mirrors.push(Mirror::new(&prefix, &base).map_err(|e| format!("kiln config [fetch.registries]: {e}"))?);
+    }
     for (prefix, target) in &config.mirrors {
         mirrors.push(Mirror::new(prefix, target).map_err(|e| format!("kiln config [fetch.mirrors]: {e}"))?);
     }
@@ -103,6 +160,10 @@ pub fn resolve(config: &FetchConfig, overrides: &FetchOverrides, cache_root: &Pa
         return Ok(FetchSettings { policy: Policy::strict(), mirrors, cache_root: cache_root.to_path_buf() });
     }
     let mut rules = if config.machine_registries { system::machine_default_rules() } else { Vec::new() };
+    // A public registry served by a configured base is allowed: the platform chose that base.
+    for (prefix, _) in config.registries.mirrors(&machine) {
+        rules.push(AllowRule::parse(&prefix).map_err(|e| format!("kiln config [fetch.registries]: {e}"))?);
+    }
     for text in &config.allow {
         rules.push(AllowRule::parse(text).map_err(|e| format!("kiln config [fetch] allow: {e}"))?);
     }
@@ -130,6 +191,21 @@ mod tests {
         assert!(strict.policy.strict);
         assert!(toml::from_str::<crate::config::KilnConfig>("[fetch]\nallow-all = true\n").is_err(), "unknown keys are refused");
         let bad = FetchConfig { policy: "open".into(), ..FetchConfig::default() };
+        let bases: crate::config::KilnConfig =
+            toml::from_str("[fetch.registries]\nnpm = \"https://npm.corp.example\"\n").unwrap();
+        let machine = vec![
+            ("https://registry.npmjs.org/".to_string(), "https://machine-npm.example/".to_string()),
+            ("http://deb.debian.org/debian/".to_string(), "http://apt.corp.example/debian".to_string()),
+        ];
+        assert_eq!(
+            bases.fetch.registries.mirrors(&machine),
+            [
+                ("https://registry.npmjs.org/".to_string(), "https://npm.corp.example/".to_string()),
+                ("http://deb.debian.org/debian/".to_string(), "http://apt.corp.example/debian/".to_string()),
+            ],
+            "the config's base beats the machine's; the machine fills the rest"
+        );
+        assert!(toml::from_str::<crate::config::KilnConfig>("[fetch.registries]\ncrates = \"x\"\n").is_err());
         assert!(resolve(&bad, &FetchOverrides::default(), Path::new("/c")).unwrap_err().contains("\"open\""));
     }
 }

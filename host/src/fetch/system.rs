@@ -15,6 +15,8 @@ use super::policy::AllowRule;
 
 /// npm's public registry.
 pub const NPM_DEFAULT: &str = "https://registry.npmjs.org/";
+/// Debian's archive as buildpacks name it.
+pub const DEBIAN_DEFAULT: &str = "http://deb.debian.org/debian/";
 /// PyPI's index and file host.
 pub const PYPI_DEFAULT: [&str; 2] = ["https://pypi.org/", "https://files.pythonhosted.org/"];
 
@@ -146,6 +148,23 @@ impl SystemConfig {
         uris
     }
 
+    /// Mirrors that make the public registries come from where this machine's tools get
+    /// them: `(public prefix, machine base)` for npm (its configured registry) and Debian
+    /// (the first apt source whose path ends in `/debian`), when they differ from the public
+    /// ones.
+    pub fn registry_mirrors(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let npm = self.npm_registry();
+        if npm.trim_end_matches('/') != NPM_DEFAULT.trim_end_matches('/') {
+            out.push((NPM_DEFAULT.to_string(), npm));
+        }
+        let debian = self.apt_uris().into_iter().find(|u| u.trim_end_matches('/').ends_with("/debian"));
+        if let Some(uri) = debian.filter(|u| !u.contains("://deb.debian.org/")) {
+            out.push((DEBIAN_DEFAULT.to_string(), uri));
+        }
+        out
+    }
+
     /// The allow rules for all of them: each URL as a prefix (ending in `/`), deduplicated.
     pub fn default_rules(&self) -> Vec<AllowRule> {
         let mut rules: Vec<AllowRule> = Vec::new();
@@ -215,6 +234,11 @@ mod tests {
                 "http://deb.debian.org/debian-security/",
             ]
         );
+        // npm's corporate registry serves what buildpacks ask of the public one; apt's Debian
+        // source is the public archive, so no Debian mirror.
+        assert_eq!(sys.registry_mirrors(), [("https://registry.npmjs.org/".to_string(), "https://npm.corp.example/repo".to_string())]);
+        write(root.path(), "etc/apt/sources.list", "deb http://apt.corp.example/debian bookworm main\n");
+        assert_eq!(sys.registry_mirrors()[1], ("http://deb.debian.org/debian/".to_string(), "http://apt.corp.example/debian".to_string()));
         let sys = SystemConfig { env: vec![("NPM_CONFIG_REGISTRY".into(), "https://env.example/".into())], ..sys };
         assert_eq!(sys.npm_registry(), "https://env.example/");
     }
