@@ -1,5 +1,7 @@
 //! The `kiln` binary: parse the command line, run it, exit with its code.
 
+use std::io::IsTerminal;
+
 use clap::Parser;
 
 fn main() {
@@ -9,6 +11,8 @@ fn main() {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("KILN_LOG").unwrap_or_else(|_| filter.into()))
         .with_writer(std::io::stderr)
         .without_time()
+        // Colors only on a terminal: piped output (CI logs, tests) gets plain text.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let code = kiln::cli::run(cli);
     std::process::exit(code as i32);

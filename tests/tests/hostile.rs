@@ -663,3 +663,22 @@ fn a_layer_larger_than_the_limit_is_refused_before_export() {
         .failure(52, &["exceeded its layer size limit"]);
     t.build(&[BIG_LAYER], &["--env", "HOSTILE_MODE=dense", "--env", "HOSTILE_BYTES=1024"]).success();
 }
+
+/// A buildpack that would write 4 GiB is stopped while it writes, near the 32 MiB limit:
+/// it never gets to log `WROTE`, and the disk never holds more than a sliver of it.
+#[test]
+fn a_disk_filler_is_stopped_while_it_writes() {
+    let t = Hostile::new();
+    let out = t
+        .build(&[BIG_LAYER], &["--limit-layer-bytes", "32MiB", "--env", "HOSTILE_MODE=dense", "--env", "HOSTILE_BYTES=4294967296"])
+        .failure(52, &["exceeded its layer size limit during build", "limit 33554432 bytes, passed while the build was still writing"]);
+    assert!(!out.run.stderr.contains("WROTE"), "the buildpack finished writing 4 GiB:\n{}", out.run);
+    assert!(out.elapsed < STOPPED_WITHIN, "stopping took {:.1?}", out.elapsed);
+    let left: u64 = walkdir::WalkDir::new(t.home.path())
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.metadata().map(|m| m.len()).unwrap_or(0))
+        .sum();
+    assert!(left < 1 << 30, "{left} bytes left under KILN_HOME after the build was stopped");
+}

@@ -11,6 +11,7 @@ use super::bindings::types::{BuildContext, BuildResult, DetectContext, DetectRes
 use super::bindings::{BuildpackComponentPre, LogLevel};
 use super::cache::{self, CacheOutcome};
 use super::contract;
+use super::disk_watch::DiskWatch;
 use super::engine::Sandbox;
 use super::error::{Limit, SandboxError};
 use super::grants::Grants;
@@ -155,15 +156,29 @@ impl LoadedBuildpack {
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|s| &mut s.limits);
         let clock = Clock::start(limits);
+        // The call's own layers dirs are watched while it runs (see disk_watch).
+        let layers_dirs: Vec<_> = store
+            .data()
+            .writable
+            .iter()
+            .filter(|(guest, _)| guest.starts_with("/layers/"))
+            .map(|(_, host)| host.clone())
+            .collect();
+        let disk_watch = DiskWatch::start(layers_dirs, limits);
+        let disk_tripped = disk_watch.as_ref().map(DiskWatch::tripped);
         store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(move |mut ctx| match clock.check() {
-            None => Ok(UpdateDeadline::Continue(1)),
-            Some((limit, detail)) => {
-                ctx.data_mut().limits.record(limit, detail);
-                Err(wasmtime::Error::new(LimitTrap(limit)))
+        store.epoch_deadline_callback(move |mut ctx| {
+            let passed = disk_tripped.as_ref().and_then(|t| t.lock().unwrap_or_else(|e| e.into_inner()).take());
+            match passed.or_else(|| clock.check()) {
+                None => Ok(UpdateDeadline::Continue(1)),
+                Some((limit, detail)) => {
+                    ctx.data_mut().limits.record(limit, detail);
+                    Err(wasmtime::Error::new(LimitTrap(limit)))
+                }
             }
         });
         let result = self.pre.instantiate(&mut store).and_then(|bindings| invoke(&bindings, &mut store));
+        drop(disk_watch);
         forward_output(&output, &log);
         let output_full = output.contents().len() >= limits.log_bytes;
         // A fetch limit fails the call even when the guest carried on past the refusal.

@@ -15,6 +15,7 @@ pub mod bindings;
 pub mod cache;
 pub mod call;
 pub mod contract;
+pub mod disk_watch;
 mod engine;
 pub mod error;
 pub mod grants;
