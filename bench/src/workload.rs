@@ -80,6 +80,9 @@ impl Env {
 }
 
 fn copy_dir(from: &Path, to: &Path) {
+    if let Some(parent) = to.parent() {
+        std::fs::create_dir_all(parent).expect("create the copy's parent dir");
+    }
     let status = Command::new("cp").arg("-a").arg(from).arg(to).status().expect("cp");
     assert!(status.success());
 }
