@@ -152,6 +152,23 @@ fn python_wsgi_example_serves_and_a_code_change_keeps_the_python_and_packages_la
     assert!(warm_time < cold_time, "warm {warm_time:?} should beat cold {cold_time:?}");
     let bundle = umoci_unpack(&home.store(), "pyapp:latest", &bundle_dir.path().join("bundle2"));
     assert_eq!(serve(&bundle, None), "Hello again from kiln python 3.11\n");
+
+    // Offline: no build cache and no network at all (an empty network namespace); the
+    // download cache serves every .deb and the wheel, and the same inputs give the same image.
+    let mut cmd = std::process::Command::new(require_tool("bwrap"));
+    cmd.args(["--dev-bind", "/", "/", "--unshare-net", "--die-with-parent", "--"])
+        .arg(kiln_tests::kiln_binary())
+        .args(["build", "pyapp", "--path", app.path().to_str().unwrap(), "--buildpack", "kiln/python", "--run-image", "run-debian", "--clear-cache"])
+        .env("KILN_HOME", home.path())
+        .env_remove("KILN_LOG");
+    let line = kiln_tests::command_line(&cmd);
+    let output = cmd.output().unwrap_or_else(|e| panic!("cannot run {line}: {e}"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "offline rebuild failed: {line}\n{stdout}\n{stderr}");
+    assert!(!stderr.contains("from network"), "the offline build reached the network:\n{stderr}");
+    assert!(stderr.contains("from cache)"), "nothing came from the download cache:\n{stderr}");
+    assert!(stdout.trim_end().ends_with(&warm.digest()), "the warm build's inputs, the warm build's image:\n{stdout}\n{stderr}");
 }
 
 /// Needs no network: what is wrong with the app is reported before any download.
