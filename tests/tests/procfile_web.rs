@@ -155,3 +155,36 @@ fn the_default_builder_serves_a_static_site_and_lets_a_procfile_override_it() {
         serde_json::from_str(config["config"]["Labels"]["io.buildpacks.build.metadata"].as_str().unwrap()).unwrap();
     assert_eq!(metadata["processes"][0]["buildpackID"], "kiln/procfile", "{metadata}");
 }
+
+/// `kiln run`: the image runs without a daemon (unpacked, in bubblewrap, as its user) and
+/// answers; what cannot run is refused with exit 3 and the reason.
+#[test]
+fn kiln_run_serves_the_image_and_refuses_what_it_cannot_run() {
+    kiln_tests::require_tool("bwrap");
+    let home = KilnHome::new();
+    home.busybox_run_image("run-base");
+    build_example(&home, "app");
+    let port = free_port();
+    let mut child = home
+        .command()
+        .args(["run", "app", "--port", &port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn kiln run");
+    let answer = kiln_tests::poll_http(port, "/", Duration::from_secs(30), || {
+        child.try_wait().ok().flatten().map(|status| format!("kiln run exited ({status})"))
+    });
+    // Stop it the way a supervisor does: SIGTERM to kiln, which stops the sandbox and cleans up.
+    let _ = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let status = child.wait().expect("wait for kiln run");
+    let page = answer.unwrap_or_else(|why| panic!("{why}"));
+    assert!(page.body.contains("<h1>Hello from kiln</h1>"), "unexpected page: {}", page.body);
+    assert_eq!(status.code(), Some(137), "the killed sandbox's status (128 + SIGKILL): {status}");
+    let leftovers: Vec<_> = std::fs::read_dir(home.path().join("work")).map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect()).unwrap_or_default();
+    assert!(leftovers.iter().all(|p| !p.file_name().unwrap().to_string_lossy().starts_with("run-")), "rootfs left behind: {leftovers:?}");
+
+    home.run(&["run", "nope"]).failure(3, &["nope"]);
+    home.run(&["run", "app", "--process", "worker"]).failure(3, &["no process type \"worker\""]);
+    home.run(&["run", "127.0.0.1:5000/app"]).failure(3, &["pull it first"]);
+}

@@ -144,13 +144,27 @@ fn unpack_and_run(args: &RunArgs, out: &Output) -> Result<std::process::ExitStat
     }
     command.arg("--").args(&argv);
     out.progress(&format!("running {} as {uid}:{gid}", argv.join(" ")));
-    // Ctrl-C reaches the process (same process group); kiln waits for it to exit and then
-    // removes the rootfs instead of dying first. A handler, not SIG_IGN: exec resets
-    // handlers to the default, while an ignored SIGINT would stay ignored in the process.
+    // SIGINT or SIGTERM to kiln (Ctrl-C reaches the process too: same process group) stops
+    // the sandbox — bwrap is killed, and --die-with-parent takes the process with it — then
+    // kiln removes the rootfs. Handlers, not SIG_IGN: exec resets handlers to the default,
+    // while an ignored signal would stay ignored in the process.
     let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    signal_hook::flag::register(signal_hook::consts::SIGINT, interrupted)
-        .map_err(|e| CliError::new(ExitCode::Internal, format!("cannot handle SIGINT: {e}")))?;
-    command.status().map_err(|e| CliError::new(ExitCode::Internal, format!("cannot start bwrap: {e}")))
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, interrupted.clone())
+            .map_err(|e| CliError::new(ExitCode::Internal, format!("cannot handle signal {signal}: {e}")))?;
+    }
+    let mut child = command.spawn().map_err(|e| CliError::new(ExitCode::Internal, format!("cannot start bwrap: {e}")))?;
+    let wait_error = |e: std::io::Error| CliError::new(ExitCode::Internal, format!("cannot wait for bwrap: {e}"));
+    loop {
+        if let Some(status) = child.try_wait().map_err(wait_error)? {
+            return Ok(status);
+        }
+        if interrupted.load(std::sync::atomic::Ordering::Relaxed) {
+            let _ = child.kill();
+            return child.wait().map_err(wait_error);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
 
 /// The program `name` on PATH.
