@@ -11,8 +11,8 @@ wasmtime::component::bindgen!({
     },
 });
 
-pub use kiln::buildpack::types;
-pub use kiln::buildpack::host::LogLevel;
+pub use self::kiln::buildpack::types;
+pub use self::kiln::buildpack::host::LogLevel;
 
 /// The contract version this host implements (the WIT package version).
 pub const CONTRACT_VERSION: &str = "0.1.0";
