@@ -29,6 +29,7 @@ pub type Tripped = Arc<Mutex<Option<(Limit, String)>>>;
 pub struct DiskWatch {
     stop: Arc<(Mutex<bool>, Condvar)>,
     tripped: Tripped,
+    measures: Arc<std::sync::atomic::AtomicU64>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -42,15 +43,22 @@ impl DiskWatch {
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let tripped: Tripped = Arc::new(Mutex::new(None));
         let cap = stop_at(limits);
+        let measures = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let thread = {
             let stop = stop.clone();
             let tripped = tripped.clone();
+            let measures = measures.clone();
             std::thread::Builder::new()
                 .name("kiln-disk-watch".into())
-                .spawn(move || watch(dirs, cap, &stop, &tripped))
+                .spawn(move || watch(dirs, cap, &stop, &tripped, &measures))
                 .ok()?
         };
-        Some(DiskWatch { stop, tripped, thread: Some(thread) })
+        Some(DiskWatch { stop, tripped, measures, thread: Some(thread) })
+    }
+
+    /// How many measures the watch has finished.
+    pub fn measures(&self) -> u64 {
+        self.measures.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// What the epoch callback checks.
@@ -59,7 +67,7 @@ impl DiskWatch {
     }
 }
 
-fn watch(dirs: Vec<PathBuf>, cap: Usage, stop: &(Mutex<bool>, Condvar), tripped: &Tripped) {
+fn watch(dirs: Vec<PathBuf>, cap: Usage, stop: &(Mutex<bool>, Condvar), tripped: &Tripped, measures: &std::sync::atomic::AtomicU64) {
     let mut interval = MIN_INTERVAL;
     loop {
         {
@@ -78,6 +86,7 @@ fn watch(dirs: Vec<PathBuf>, cap: Usage, stop: &(Mutex<bool>, Condvar), tripped:
             used.files += usage.files;
             used.bytes += usage.bytes;
         }
+        measures.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let passed = if used.files > cap.files {
             Some((Limit::Files, format!("limit {} files, passed while the build was still writing", cap.files)))
         } else if used.bytes > cap.bytes {
@@ -115,10 +124,14 @@ mod tests {
         let watch = DiskWatch::start(vec![dir.path().to_path_buf()], &limits).unwrap();
         let tripped = watch.tripped();
         std::fs::write(dir.path().join("small"), vec![0u8; 10]).unwrap();
-        std::thread::sleep(MIN_INTERVAL * 3);
+        // Two finished measures: at least one saw the small file, and neither tripped.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while watch.measures() < 2 {
+            assert!(Instant::now() < deadline, "the watch never measured");
+            std::thread::sleep(Duration::from_millis(20));
+        }
         assert!(tripped.lock().unwrap().is_none(), "10 bytes are within 1000");
         std::fs::write(dir.path().join("big"), vec![0u8; 2000]).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
         while tripped.lock().unwrap().is_none() {
             assert!(Instant::now() < deadline, "the watch never tripped");
             std::thread::sleep(Duration::from_millis(20));
