@@ -33,6 +33,7 @@ fn main() {
     let scale = if args.quick { workload::Scale::Quick } else { workload::Scale::Full };
     let mut rows = Vec::new();
     rows.extend(measures::detect_cost(&env));
+    rows.extend(measures::jail_start(&env));
     rows.extend(measures::cold_and_warm_build(&env, scale));
     rows.extend(measures::peak_rss(&env, scale));
     rows.extend(measures::rebase_cost(&env, scale));

@@ -189,3 +189,62 @@ pub fn concurrency(env: &Env, scale: Scale) -> Vec<Row> {
         goal: format!("~1/{}x (all cores used)", cores.min(4)),
     }]
 }
+
+/// 50 jailed starts of busybox `true` (user, mount, pid, net, ipc, uts namespaces, the
+/// rootfs and grants mounted, seccomp) vs 50 plain spawns of it.
+pub fn jail_start(env: &Env) -> Vec<Row> {
+    use kiln::jail::{JailSpec, Mount, OutputMode, ProcessLimits, Step, StepLimits};
+    let rootfs = env.root.join("jail-rootfs");
+    let app = env.root.join("jail-app");
+    std::fs::create_dir_all(rootfs.join("bin")).unwrap();
+    std::fs::create_dir_all(&app).unwrap();
+    std::fs::copy("/bin/busybox", rootfs.join("bin/busybox")).expect("a static busybox at /bin/busybox");
+    let spec = JailSpec {
+        rootfs: rootfs.clone(),
+        mounts: vec![Mount { host_path: app.clone(), guest_path: "/workspace".into(), writable: true }],
+        program: "/bin/busybox".into(),
+        args: vec!["true".into()],
+        env: vec![],
+        working_dir: "/workspace".into(),
+        root_mountpoint: Default::default(),
+        report_path: Default::default(),
+        tmp_bytes: 64 << 20,
+        limits: ProcessLimits { cpu_seconds: 60, data_bytes: 1 << 30, file_bytes: 1 << 30, processes: 64, open_files: 1024 },
+    };
+    let limits = StepLimits {
+        wall_time: Duration::from_secs(60),
+        cpu_time: Duration::from_secs(60),
+        memory_bytes: 1 << 30,
+        processes: 64,
+        capture_bytes: 1 << 20,
+    };
+    let runs = 50;
+    let started = Instant::now();
+    for _ in 0..runs {
+        let step = Step {
+            helper: &env.kiln,
+            spec: spec.clone(),
+            control_parent: &env.root,
+            stdin: None,
+            output: OutputMode::Capture,
+            limits: limits.clone(),
+        };
+        let finished = kiln::jail::run(step, &mut |_, _| Ok(()), &|| None).expect("a jailed /bin/true");
+        assert_eq!(finished.status, kiln::jail::ExitKind::Exited(0));
+    }
+    let jailed = started.elapsed();
+    let started = Instant::now();
+    for _ in 0..runs {
+        let status = Command::new(rootfs.join("bin/busybox")).arg("true").current_dir(&app).status().expect("spawn busybox");
+        assert!(status.success());
+    }
+    let plain = started.elapsed();
+    vec![Row {
+        measure: format!("{runs} jailed starts of busybox true (exec's fixed cost)"),
+        kiln: secs(jailed) * 1000.0,
+        baseline: secs(plain) * 1000.0,
+        unit: "ms",
+        baseline_name: format!("{runs} plain spawns of it"),
+        goal: "<= 2x".into(),
+    }]
+}

@@ -52,6 +52,23 @@ pub struct KilnConfig {
     /// `[fetch]`: the fetch policy and mirrors.
     #[serde(default)]
     pub fetch: FetchConfig,
+    /// `[exec]`: native steps.
+    #[serde(default)]
+    pub exec: ExecDefaults,
+}
+
+/// The `[exec]` table: who may run native steps, on what.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ExecDefaults {
+    /// No buildpack may run native steps (like `--deny-exec`).
+    #[serde(default)]
+    pub deny_all: bool,
+    /// Buildpack ids that may not run native steps.
+    #[serde(default)]
+    pub deny: Vec<String>,
+    /// The jail's root filesystem (like `--build-rootfs`), relative to this file.
+    pub build_rootfs: Option<PathBuf>,
 }
 
 /// The `[build]` table.
@@ -84,6 +101,8 @@ pub struct LimitDefaults {
     pub files: Option<u64>,
     /// `--limit-layer-bytes`.
     pub layer_bytes: Option<String>,
+    /// `--limit-processes`.
+    pub processes: Option<u64>,
 }
 
 /// The `[registry]` table.
@@ -128,7 +147,7 @@ impl KilnConfig {
         let mut config: KilnConfig =
             toml::from_str(&text).map_err(|e| format!("kiln config {}: {e}", path.display()))?;
         let base = path.parent().unwrap_or(Path::new("."));
-        for file in [&mut config.build.builder, &mut config.registry.auth_file].into_iter().flatten() {
+        for file in [&mut config.build.builder, &mut config.registry.auth_file, &mut config.exec.build_rootfs].into_iter().flatten() {
             if file.is_relative() {
                 *file = base.join(&*file);
             }

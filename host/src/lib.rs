@@ -2,6 +2,7 @@
 //! buildpack as a sandboxed WebAssembly component and writes standard OCI images.
 //!
 //! - [`sandbox`]: wasmtime, the component cache, grants, limits, host imports.
+//! - [`jail`]: namespaces, mounts, seccomp and limits for native steps (`exec`).
 //! - [`lifecycle`]: prepare, detect, build, export — one module a phase.
 //! - [`buildpack`]: `buildpack.toml`, ids, orders, where components come from.
 //! - [`layers`]: layer names, types, metadata, checks on what buildpacks wrote.
@@ -17,6 +18,7 @@ pub mod cli;
 pub mod config;
 pub mod fetch;
 pub mod image;
+pub mod jail;
 pub mod layers;
 pub mod lifecycle;
 pub mod sandbox;

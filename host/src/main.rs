@@ -5,6 +5,8 @@ use std::io::IsTerminal;
 use clap::Parser;
 
 fn main() {
+    // `kiln __jail` / `kiln __jail-init`: the jail's helper stages (never return).
+    kiln::jail::enter_if_helper();
     let cli = kiln::cli::Cli::parse();
     let filter = if cli.verbose { "kiln=debug" } else { "kiln=warn" };
     tracing_subscriber::fmt()

@@ -6,7 +6,8 @@
 //! contexts, helpers to create layers, and [`export_buildpack!`] which turns a type into
 //! the component's exports. The crate's `buildpack.toml` (next to its `Cargo.toml`) is
 //! embedded as the buildpack's descriptor. [`fetch`] downloads; [`archive`] unpacks what
-//! was downloaded, inside the sandbox.
+//! was downloaded, inside the sandbox; [`exec::Command`] runs a native program (a compiler,
+//! a package manager) in kiln's jail, with no more rights than the buildpack's own call.
 //!
 //! ```ignore
 //! use kiln_sdk::{Buildpack, BuildContext, BuildResult, DetectContext, DetectResult, Error};
@@ -26,6 +27,7 @@
 
 pub mod archive;
 mod context;
+pub mod exec;
 mod error;
 mod results;
 

@@ -421,7 +421,7 @@ fn a_shell_command_is_stored_verbatim_and_never_run_at_build_time() {
 fn a_component_for_another_contract_is_refused() {
     let t = Hostile::new();
     t.build(&[BAD_CONTRACT], &[])
-        .failure(3, &["hostile_bad_contract.wasm", "kiln:buildpack@0.2.0", "kiln:buildpack@0.1.0"]);
+        .failure(3, &["hostile_bad_contract.wasm", "kiln:buildpack@0.9.0", "kiln:buildpack@0.2.0"]);
 }
 
 #[test]

@@ -219,6 +219,7 @@ pub fn run(args: BuildArgs, out: &Output) -> Result<(), CliError> {
         file_filter,
         limits: args.capabilities.apply_limits(args.limits(&config.limits)?, &config.limits)?,
         fetch: args.capabilities.settings(&config.fetch, &dirs.cache)?,
+        exec: args.capabilities.exec_settings(&config.exec, &dirs.cache)?,
         store_dir: dirs.store.clone(),
         work_dir: dirs.work.clone(),
         cache_dir: args.cache_dir.clone().unwrap_or_else(|| Cache::default_dir(&dirs.cache, &args.image)),

@@ -1,5 +1,5 @@
-//! The `kiln build` flags of the sandbox's capabilities: the fetch policy, mirrors, and the
-//! limits on fetching and on what a buildpack may write.
+//! The `kiln build` flags of the sandbox's capabilities: the fetch policy, mirrors, the
+//! limits on fetching and on what a buildpack may write, and native steps (`exec`).
 
 use std::path::Path;
 
@@ -10,7 +10,8 @@ use super::exit::{CliError, ExitCode};
 use crate::config::LimitDefaults;
 use crate::fetch::settings::{self, FetchConfig, FetchOverrides};
 use crate::fetch::FetchSettings;
-use crate::sandbox::Limits;
+use crate::lifecycle::native::{BuildRootfsSetting, ExecSettings};
+use crate::sandbox::{ExecPolicy, Limits};
 use crate::sandbox::limits::parse_bytes;
 
 /// Fetch policy, mirrors and write limits.
@@ -44,6 +45,16 @@ pub struct FetchArgs {
     /// Most bytes a buildpack's build may leave in its layers and add to the app dir [default: 10GiB, or `[limits] layer-bytes` in kiln's config].
     #[arg(long, value_name = "SIZE")]
     pub limit_layer_bytes: Option<String>,
+    /// Most processes at once in a native step's jail [default: 1024, or `[limits] processes` in kiln's config].
+    #[arg(long, value_name = "COUNT")]
+    pub limit_processes: Option<u64>,
+    /// Refuse every native step (`exec`) of every buildpack (also implied by --policy strict).
+    #[arg(long)]
+    pub deny_exec: bool,
+    /// The root filesystem native steps run on [default: the run image, unpacked once,
+    /// or `[exec] build-rootfs` in kiln's config].
+    #[arg(long, value_name = "DIR")]
+    pub build_rootfs: Option<std::path::PathBuf>,
 }
 
 fn bad_input(message: impl Into<String>) -> CliError {
@@ -60,8 +71,25 @@ impl FetchArgs {
             fetch_bytes: parse_bytes(&fetch_bytes.value).map_err(|e| fetch_bytes.error(e))? as u64,
             files: self.limit_files.or(config.files).unwrap_or(1_000_000),
             layer_bytes: parse_bytes(&layer_bytes.value).map_err(|e| layer_bytes.error(e))? as u64,
+            processes: self.limit_processes.or(config.processes).unwrap_or(1024),
             ..limits
         })
+    }
+
+    /// The exec settings: kiln's config file, then these flags.
+    pub fn exec_settings(&self, config: &crate::config::ExecDefaults, cache_root: &Path) -> Result<ExecSettings, CliError> {
+        let mut settings = ExecSettings::new(cache_root.to_path_buf());
+        settings.policy = ExecPolicy {
+            deny_all: self.deny_exec || self.policy == "strict" || config.deny_all,
+            deny: config.deny.clone(),
+        };
+        if let Some(dir) = self.build_rootfs.as_ref().or(config.build_rootfs.as_ref()) {
+            if !dir.is_dir() {
+                return Err(bad_input(format!("--build-rootfs {}: not a directory", dir.display())));
+            }
+            settings.build_rootfs = BuildRootfsSetting::Dir(dir.clone());
+        }
+        Ok(settings)
     }
 
     /// The fetch settings: kiln's config file, then these flags.

@@ -76,6 +76,7 @@ impl Output {
             Event::Detected { id, .. } => super::live::status("DETECT", id),
             Event::BuildpackBuilding { id } => super::live::status("BUILD", id),
             Event::Fetched { id, url, .. } => super::live::status("BUILD", &format!("{id}: {url}")),
+            Event::Executed { record } => super::live::status("BUILD", &format!("{}: {}", record.buildpack, record.program)),
             Event::LayerExported { name, .. } => super::live::status("EXPORT", name),
             Event::BuildFinished { .. } | Event::ImageWritten { .. } => super::live::clear(),
             _ => {}
@@ -117,6 +118,16 @@ impl Output {
             Event::BuildpackBuilt { id, millis } if self.verbose => self.line(&format!("[build] {id} done in {millis} ms")),
             Event::BuildpackBuilt { .. } => {}
             Event::Fetched { id, url, size, origin, .. } => self.line(&format!("[{id}] fetched {url} ({size} bytes, from {origin})")),
+            Event::Executed { record } => {
+                let how = match (record.exit_code, record.signal, &record.error) {
+                    (_, _, Some(error)) => error.clone(),
+                    (Some(code), _, _) => format!("exit {code}"),
+                    (_, Some(signal), _) => format!("signal {signal}"),
+                    _ => "?".into(),
+                };
+                let memory = record.peak_memory_bytes >> 20;
+                self.line(&format!("[{}] exec {}: {how} ({} ms, {memory} MiB)", record.buildpack, record.program, record.millis))
+            }
             Event::Log { level, .. } if level == "debug" && !self.verbose => {}
             Event::Log { id, level, line } => match level.as_str() {
                 "warn" | "error" => self.line(&format!("[{id}] {}: {line}", level.to_uppercase())),

@@ -31,6 +31,7 @@ pub mod reference;
 pub mod registry;
 mod registry_auth;
 pub mod store;
+pub mod unpack;
 
 use std::io;
 use std::path::PathBuf;
@@ -47,6 +48,7 @@ pub use docker_archive::write_docker_archive;
 pub use reference::{ImageRef, RegistryRef};
 pub use registry::{RegistryClient, RegistryError, RegistryOptions};
 pub use store::{BlobWriter, Image, ImageStore};
+pub use unpack::unpack_image;
 
 /// Errors of the image area: building layers, the local store, references and labels.
 ///

@@ -78,6 +78,8 @@ pub struct Builder<'a> {
     pub reporter: &'a Reporter,
     /// The build's `fetch` capability (policy, download cache, provenance).
     pub fetcher: &'a Arc<Fetcher>,
+    /// The build's `exec` capability (native steps in the jail).
+    pub exec: &'a Arc<crate::sandbox::ExecGrant>,
 }
 
 /// The fetcher of one build: every fetch is reported as [`Event::Fetched`].
@@ -143,7 +145,8 @@ impl Builder<'_> {
             .read_write(&layers_dir, &layers_guest)
             .read_only(&self.workspace.platform(), PLATFORM_GUEST_PATH)
             .read_write(&scratch, "/tmp")
-            .fetch(self.fetcher.clone());
+            .fetch(self.fetcher.clone())
+            .exec(self.exec.clone());
         for output in earlier {
             for layer in output.layers.iter().filter(|l| l.types.build) {
                 let guest = format!("{LAYERS_GUEST_PATH}/{}/{}", output.id.escaped(), layer.name);

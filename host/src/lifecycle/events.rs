@@ -103,6 +103,12 @@ pub enum Event {
         /// `network`, `cache` or `mirror`.
         origin: String,
     },
+    /// A buildpack ran a native step in the jail (`exec`).
+    Executed {
+        /// What ran and how it ended.
+        #[serde(flatten)]
+        record: crate::sandbox::ExecRecord,
+    },
     /// A log line from a buildpack.
     Log {
         /// Buildpack id.

@@ -13,6 +13,7 @@ pub mod detect;
 pub mod events;
 pub mod export;
 pub mod launch_metadata;
+pub mod native;
 pub mod layer_writer;
 pub mod plan;
 pub mod prepare;

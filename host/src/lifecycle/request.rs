@@ -42,6 +42,8 @@ pub struct BuildRequest {
     pub limits: Limits,
     /// What `fetch` may reach, the download cache and mirrors.
     pub fetch: crate::fetch::FetchSettings,
+    /// Native steps (`exec`): who may, and on what root filesystem.
+    pub exec: super::native::ExecSettings,
     /// The local image store.
     pub store_dir: PathBuf,
     /// Where temporary build dirs go.
@@ -168,6 +170,7 @@ pub fn run_build(request: &BuildRequest, sandbox: &Sandbox, reporter: &Reporter)
     })?;
 
     let fetcher = super::build::fetcher(&request.fetch, reporter);
+    let (exec, _exec_records) = super::native::exec_grant(&request.exec, (&run_store, &run_image), &workspace.root(), reporter);
     let outputs = timed(Phase::Build, reporter, || {
         Builder {
             group: &group,
@@ -178,6 +181,7 @@ pub fn run_build(request: &BuildRequest, sandbox: &Sandbox, reporter: &Reporter)
             analysis: &analysis,
             reporter,
             fetcher: &fetcher,
+            exec: &exec,
         }
         .build()
     })?;

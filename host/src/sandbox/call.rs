@@ -8,7 +8,7 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::bindings::types::{BuildContext, BuildResult, DetectContext, DetectResult};
-use super::bindings::{BuildpackComponentPre, LogLevel};
+use super::bindings::{BuildpackComponent, BuildpackComponentPre, Contract, LogLevel, v0_1};
 use super::cache::{self, CacheOutcome};
 use super::contract;
 use super::disk_watch::DiskWatch;
@@ -34,6 +34,10 @@ pub struct GuestState {
     pub(crate) writable: Vec<(String, std::path::PathBuf)>,
     /// The `fetch` capability, if granted.
     pub(crate) fetch: Option<FetchState>,
+    /// The `exec` capability, if granted.
+    pub(crate) exec: Option<super::exec::ExecState>,
+    /// The layers disk watch's verdict, which a native step also stops on.
+    pub(crate) disk_tripped: Option<super::disk_watch::Tripped>,
 }
 
 /// A call's `fetch` capability: the build's fetcher, who is asking, and what is left.
@@ -51,10 +55,64 @@ impl WasiView for GuestState {
     }
 }
 
+/// A component pre-linked against the contract it speaks.
+#[derive(Clone)]
+enum Pre {
+    V0_2(BuildpackComponentPre<GuestState>),
+    V0_1(v0_1::BuildpackComponentPre<GuestState>),
+}
+
+/// An instance's exports, whichever contract it speaks (the types are shared).
+enum Exports {
+    V0_2(BuildpackComponent),
+    V0_1(v0_1::BuildpackComponent),
+}
+
+impl Pre {
+    fn engine(&self) -> &wasmtime::Engine {
+        match self {
+            Pre::V0_2(pre) => pre.engine(),
+            Pre::V0_1(pre) => pre.engine(),
+        }
+    }
+
+    fn instantiate(&self, store: &mut Store<GuestState>) -> wasmtime::Result<Exports> {
+        match self {
+            Pre::V0_2(pre) => pre.instantiate(&mut *store).map(Exports::V0_2),
+            Pre::V0_1(pre) => pre.instantiate(&mut *store).map(Exports::V0_1),
+        }
+    }
+}
+
+impl Exports {
+    fn call_descriptor(&self, store: &mut Store<GuestState>) -> wasmtime::Result<String> {
+        match self {
+            Exports::V0_2(b) => b.kiln_buildpack_buildpack().call_descriptor(store),
+            Exports::V0_1(b) => b.kiln_buildpack_buildpack().call_descriptor(store),
+        }
+    }
+
+    fn call_detect(&self, store: &mut Store<GuestState>, context: &DetectContext) -> wasmtime::Result<Result<DetectResult, String>> {
+        match self {
+            Exports::V0_2(b) => b.kiln_buildpack_buildpack().call_detect(store, context),
+            Exports::V0_1(b) => b.kiln_buildpack_buildpack().call_detect(store, context),
+        }
+    }
+
+    fn call_build(&self, store: &mut Store<GuestState>, context: &BuildContext) -> wasmtime::Result<Result<BuildResult, String>> {
+        match self {
+            Exports::V0_2(b) => b.kiln_buildpack_buildpack().call_build(store, context),
+            Exports::V0_1(b) => b.kiln_buildpack_buildpack().call_build(store, context),
+        }
+    }
+}
+
 /// A compiled, contract-checked buildpack component, ready to instantiate.
 #[derive(Clone)]
 pub struct LoadedBuildpack {
-    pre: BuildpackComponentPre<GuestState>,
+    pre: Pre,
+    /// The contract version the component was built against.
+    pub contract: Contract,
     /// Whether it was compiled now or loaded from the component cache.
     pub cache: CacheOutcome,
     /// Where it came from (a file path or `bundled:<name>`), for error messages.
@@ -68,20 +126,22 @@ impl LoadedBuildpack {
         contract::check_is_component(wasm, origin)?;
         let dir = cache::components_dir(&sandbox.cache_dir);
         let (component, outcome) = cache::load_or_compile(&sandbox.engine, &dir, wasm, origin)?;
-        contract::check_contract(&sandbox.engine, &component, origin)?;
-        let pre = sandbox
-            .linker
-            .instantiate_pre(&component)
-            .and_then(BuildpackComponentPre::new)
-            .map_err(|source| SandboxError::Compile { origin: origin.into(), source: source.into() })?;
-        Ok(LoadedBuildpack { pre, cache: outcome, origin: origin.into(), watchdog: sandbox.watchdog.clone() })
+        let contract = contract::check_contract(&sandbox.engine, &component, origin)?;
+        let pre = match contract {
+            Contract::V0_2 => sandbox.linker.instantiate_pre(&component).and_then(BuildpackComponentPre::new).map(Pre::V0_2),
+            Contract::V0_1 => {
+                sandbox.linker_v0_1.instantiate_pre(&component).and_then(v0_1::BuildpackComponentPre::new).map(Pre::V0_1)
+            }
+        }
+        .map_err(|source| SandboxError::Compile { origin: origin.into(), source: source.into() })?;
+        Ok(LoadedBuildpack { pre, contract, cache: outcome, origin: origin.into(), watchdog: sandbox.watchdog.clone() })
     }
 
     /// Call `descriptor`: the component's buildpack.toml text. Gets no grants at all.
     pub fn descriptor(&self, limits: &Limits, log: LogSink) -> Result<String, SandboxError> {
         let id = self.origin.clone();
         self.call(&id, "load", Grants::none(), limits, log, |bindings, store| {
-            bindings.kiln_buildpack_buildpack().call_descriptor(store).map(Ok)
+            bindings.call_descriptor(store).map(Ok)
         })
     }
 
@@ -95,7 +155,7 @@ impl LoadedBuildpack {
         context: &DetectContext,
     ) -> Result<DetectResult, SandboxError> {
         self.call(id, "detect", grants, limits, log, |bindings, store| {
-            bindings.kiln_buildpack_buildpack().call_detect(store, context)
+            bindings.call_detect(store, context)
         })
     }
 
@@ -109,7 +169,7 @@ impl LoadedBuildpack {
         context: &BuildContext,
     ) -> Result<BuildResult, SandboxError> {
         self.call(id, "build", grants, limits, log, |bindings, store| {
-            bindings.kiln_buildpack_buildpack().call_build(store, context)
+            bindings.call_build(store, context)
         })
     }
 
@@ -120,7 +180,7 @@ impl LoadedBuildpack {
         grants: Grants,
         limits: &Limits,
         log: LogSink,
-        invoke: impl FnOnce(&super::bindings::BuildpackComponent, &mut Store<GuestState>) -> wasmtime::Result<Result<T, String>>,
+        invoke: impl FnOnce(&Exports, &mut Store<GuestState>) -> wasmtime::Result<Result<T, String>>,
     ) -> Result<T, SandboxError> {
         let _watch = self.watchdog.watch(id, phase, limits.wall_time);
         let output = MemoryOutputPipe::new(limits.log_bytes);
@@ -142,6 +202,13 @@ impl LoadedBuildpack {
             },
             exceeded: None,
         });
+        let exec = grants.exec_grant().map(|grant| super::exec::ExecState {
+            grant: grant.clone(),
+            buildpack: id.to_string(),
+            mounts: grants.dirs().to_vec(),
+            limits: limits.clone(),
+            call_started: std::time::Instant::now(),
+        });
         let wasi = grants.into_wasi(&output)?;
         let state = GuestState {
             wasi,
@@ -152,6 +219,8 @@ impl LoadedBuildpack {
             log_limit: limits.log_bytes,
             writable,
             fetch,
+            exec,
+            disk_tripped: None,
         };
         let mut store = Store::new(self.pre.engine(), state);
         store.limiter(|s| &mut s.limits);
@@ -166,6 +235,7 @@ impl LoadedBuildpack {
             .collect();
         let disk_watch = DiskWatch::start(layers_dirs, limits);
         let disk_tripped = disk_watch.as_ref().map(DiskWatch::tripped);
+        store.data_mut().disk_tripped = disk_tripped.clone();
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |mut ctx| {
             let passed = disk_tripped.as_ref().and_then(|t| t.lock().unwrap_or_else(|e| e.into_inner()).take());

@@ -7,7 +7,7 @@
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-use super::bindings::{CONTRACT_PACKAGE, CONTRACT_VERSION};
+use super::bindings::{CONTRACT_PACKAGE, Contract, SUPPORTED_CONTRACTS};
 use super::error::SandboxError;
 
 /// Reject bytes that are not a component at all (a core module, or not wasm), cheaply.
@@ -31,45 +31,50 @@ fn contract_version(name: &str) -> Option<&str> {
     Some(rest.split_once('@').map(|(_, v)| v).unwrap_or(""))
 }
 
-/// Whether `found` can be served by this host: same major.minor (0.x contracts break on minor).
-fn compatible(found: &str) -> bool {
-    let major_minor = |v: &str| v.split('.').take(2).collect::<Vec<_>>().join(".");
-    major_minor(found) == major_minor(CONTRACT_VERSION)
-}
-
-/// Check the component's kiln imports and exports against this host's contract.
-pub fn check_contract(engine: &Engine, component: &Component, origin: &str) -> Result<(), SandboxError> {
+/// Check the component's kiln imports and exports against the contracts this host links:
+/// every kiln name must carry one supported version (0.x contracts break on minor), the
+/// same one throughout. Returns the contract it speaks.
+pub fn check_contract(engine: &Engine, component: &Component, origin: &str) -> Result<Contract, SandboxError> {
     let ty = component.component_type();
     let incompatible = |found: &str| SandboxError::IncompatibleContract {
         origin: origin.into(),
         found: found.into(),
-        supported: CONTRACT_VERSION.into(),
+        supported: SUPPORTED_CONTRACTS.join(", kiln:buildpack@"),
+    };
+    let mut spoken: Option<Contract> = None;
+    let mut speak = |version: &str| -> Result<(), SandboxError> {
+        let contract = Contract::from_version(version).ok_or_else(|| incompatible(version))?;
+        match spoken {
+            Some(earlier) if earlier != contract => Err(incompatible(&format!("{} mixed with {version}", earlier.version()))),
+            _ => {
+                spoken = Some(contract);
+                Ok(())
+            }
+        }
     };
     let mut exports = Vec::new();
     let mut exports_buildpack = false;
     for (name, _) in ty.exports(engine) {
         exports.push(name.to_string());
         if let Some(version) = contract_version(name) {
-            if !compatible(version) {
-                return Err(incompatible(version));
-            }
+            speak(version)?;
             exports_buildpack |= name.starts_with(&format!("{CONTRACT_PACKAGE}/buildpack"));
         }
     }
     for (name, _) in ty.imports(engine) {
         if let Some(version) = contract_version(name) {
-            if !compatible(version) {
-                return Err(incompatible(version));
-            }
+            speak(version)?;
         } else if !name.starts_with("wasi:") {
             return Err(SandboxError::UnsupportedImport { origin: origin.into(), import: name.into() });
         }
     }
-    if !exports_buildpack {
-        let exports = if exports.is_empty() { "none".to_string() } else { exports.join(", ") };
-        return Err(SandboxError::NotABuildpack { origin: origin.into(), exports });
+    match spoken {
+        Some(contract) if exports_buildpack => Ok(contract),
+        _ => {
+            let exports = if exports.is_empty() { "none".to_string() } else { exports.join(", ") };
+            Err(SandboxError::NotABuildpack { origin: origin.into(), exports })
+        }
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -90,7 +95,9 @@ mod tests {
     fn versions_compare_on_major_minor() {
         assert_eq!(contract_version("kiln:buildpack/buildpack@0.2.0"), Some("0.2.0"));
         assert_eq!(contract_version("wasi:cli/stdout@0.2.0"), None);
-        assert!(compatible("0.1.7"));
-        assert!(!compatible("0.2.0"));
+        assert_eq!(Contract::from_version("0.1.7"), Some(Contract::V0_1));
+        assert_eq!(Contract::from_version("0.2.0"), Some(Contract::V0_2));
+        assert_eq!(Contract::from_version("0.3.0"), None);
+        assert_eq!(Contract::from_version("1.2.0"), None);
     }
 }

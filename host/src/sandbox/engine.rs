@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Config, Engine};
 
-use super::bindings::BuildpackComponent;
+use super::bindings::{BuildpackComponent, v0_1};
 use super::call::GuestState;
 use super::error::SandboxError;
 
@@ -19,7 +19,10 @@ pub(crate) const EPOCH_TICK: Duration = Duration::from_millis(10);
 /// The sandbox: one wasmtime engine and linker, shared by every buildpack call of a process.
 pub struct Sandbox {
     pub(crate) engine: Engine,
+    /// Links components of the current contract (0.2).
     pub(crate) linker: Linker<GuestState>,
+    /// Links components of the frozen 0.1 contract.
+    pub(crate) linker_v0_1: Linker<GuestState>,
     pub(crate) cache_dir: PathBuf,
     pub(crate) watchdog: Arc<Watchdog>,
     ticker: Ticker,
@@ -39,13 +42,18 @@ impl Sandbox {
             origin: "the wasmtime engine configuration".into(),
             source: source.into(),
         })?;
+        let host_imports = |source: wasmtime::Error| SandboxError::Compile { origin: "the host imports".into(), source: source.into() };
         let mut linker: Linker<GuestState> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
             .and_then(|_| BuildpackComponent::add_to_linker::<GuestState, HasSelf<GuestState>>(&mut linker, |s| s))
-            .map_err(|source| SandboxError::Compile { origin: "the host imports".into(), source: source.into() })?;
+            .map_err(host_imports)?;
+        let mut linker_v0_1: Linker<GuestState> = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker_v0_1)
+            .and_then(|_| v0_1::BuildpackComponent::add_to_linker::<GuestState, HasSelf<GuestState>>(&mut linker_v0_1, |s| s))
+            .map_err(host_imports)?;
         let watchdog = Arc::new(Watchdog::default());
         let ticker = Ticker::start(engine.clone(), watchdog.clone());
-        Ok(Sandbox { engine, linker, cache_dir: cache_dir.to_path_buf(), watchdog, ticker })
+        Ok(Sandbox { engine, linker, linker_v0_1, cache_dir: cache_dir.to_path_buf(), watchdog, ticker })
     }
 
     /// The wasmtime engine.

@@ -25,6 +25,8 @@ pub enum Limit {
     FetchCount,
     /// Bytes fetched, summed over the call's fetches.
     FetchBytes,
+    /// Processes at once in a native step's jail.
+    Processes,
 }
 
 impl Limit {
@@ -40,6 +42,7 @@ impl Limit {
             Limit::LayerBytes => "--limit-layer-bytes",
             Limit::FetchCount => "--limit-fetch-count",
             Limit::FetchBytes => "--limit-fetch-bytes",
+            Limit::Processes => "--limit-processes",
         }
     }
 }
@@ -56,6 +59,7 @@ impl fmt::Display for Limit {
             Limit::LayerBytes => "layer size limit",
             Limit::FetchCount => "fetch count limit",
             Limit::FetchBytes => "fetch size limit",
+            Limit::Processes => "process limit",
         })
     }
 }
@@ -73,14 +77,14 @@ pub enum SandboxError {
     },
     /// The component targets another version of kiln's contract.
     #[error(
-        "{origin} was built for contract kiln:buildpack@{found}, but this kiln supports kiln:buildpack@{supported}; rebuild the buildpack against kiln-sdk {supported}"
+        "{origin} was built for contract kiln:buildpack@{found}, but this kiln supports kiln:buildpack@{supported}; rebuild the buildpack against a kiln-sdk for one of those"
     )]
     IncompatibleContract {
         /// Where the component came from.
         origin: String,
         /// The contract version it exports or imports.
         found: String,
-        /// The version this host supports.
+        /// The versions this host supports.
         supported: String,
     },
     /// The component does not export the buildpack interface.

@@ -4,7 +4,10 @@
 //! directory and variable is added by a named call, and [`Grants::into_wasi`] turns exactly
 //! that into a WASI context. Sockets and name lookup are always denied. The one way to the
 //! network is the `fetch` import, and only when [`Grants::fetch`] hands the call a
-//! [`Fetcher`] (the lifecycle does so for build, never for detect).
+//! [`Fetcher`] (the lifecycle does so for build, never for detect). Native programs run
+//! only through the `exec` import, when [`Grants::exec`] hands the call an [`ExecGrant`]
+//! (build only); the jail then mounts exactly this call's directories (see
+//! [`crate::jail`] for its own table).
 //!
 //! # What else the guest sees
 //!
@@ -34,6 +37,7 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
 
 use super::error::SandboxError;
+use super::exec::ExecGrant;
 use crate::fetch::Fetcher;
 
 /// How a granted directory may be used.
@@ -62,6 +66,7 @@ pub struct Grants {
     dirs: Vec<DirGrant>,
     env: Vec<(String, String)>,
     fetch: Option<Arc<Fetcher>>,
+    exec: Option<Arc<ExecGrant>>,
 }
 
 impl Grants {
@@ -93,6 +98,18 @@ impl Grants {
     pub fn fetch(mut self, fetcher: Arc<Fetcher>) -> Self {
         self.fetch = Some(fetcher);
         self
+    }
+
+    /// Let the guest call the `exec` import (contract 0.2): native programs in the jail,
+    /// which sees exactly this call's directories. Without this grant every exec is refused.
+    pub fn exec(mut self, grant: Arc<ExecGrant>) -> Self {
+        self.exec = Some(grant);
+        self
+    }
+
+    /// The exec grant, if any.
+    pub fn exec_grant(&self) -> Option<&Arc<ExecGrant>> {
+        self.exec.as_ref()
     }
 
     /// The granted directories.

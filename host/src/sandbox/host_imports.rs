@@ -1,4 +1,5 @@
-//! The host functions a buildpack may import: `kiln:buildpack/host`.
+//! The host functions a buildpack may import: `kiln:buildpack/host` (0.2, and the frozen
+//! 0.1 interface, which forwards to the same code).
 //!
 //! `log` forwards a line to the build's log sink and counts it against the call's log
 //! budget; a buildpack that floods the log is stopped with a trap naming the limit.
@@ -7,7 +8,8 @@
 //! `fetch` is refused unless the call was granted a [`crate::fetch::Fetcher`]; a fetch
 //! that exceeds a fetch limit returns an error to the guest and also fails the call.
 
-use super::bindings::kiln::buildpack::host::{FetchRequest, FetchResult, Host, LogLevel};
+use super::bindings::kiln::buildpack::host::{ExecRequest, ExecResult, FetchRequest, FetchResult, Host, LogLevel};
+use super::bindings::v0_1::kiln::buildpack::host as v0_1;
 use super::call::GuestState;
 use crate::fetch::FetchCall;
 use super::error::Limit;
@@ -43,6 +45,25 @@ impl Host for GuestState {
         Ok(set_executable(&self.writable, &path, executable))
     }
 
+    fn exec(&mut self, request: ExecRequest) -> wasmtime::Result<Result<ExecResult, String>> {
+        use super::exec::{ExecOutcome, LogBudget};
+        let Some(exec) = self.exec.as_ref() else {
+            let program = super::text::guest_text(&request.program, 200);
+            return Ok(Err(format!("exec of {program} refused: this call may not run native programs (only build can)")));
+        };
+        let disk = self.disk_tripped.clone();
+        let external = move || disk.as_ref().and_then(|t| t.lock().unwrap_or_else(|e| e.into_inner()).clone());
+        let log = LogBudget { used: &mut self.log_used, limit: self.log_limit, sink: &self.log_sink };
+        match exec.exec(request, log, &external) {
+            ExecOutcome::Ran(result) => Ok(Ok(result)),
+            ExecOutcome::Refused(message) => Ok(Err(message)),
+            ExecOutcome::Exceeded(limit, detail) => {
+                self.limits.record(limit, detail);
+                Err(wasmtime::Error::new(LimitTrap(limit)))
+            }
+        }
+    }
+
     fn fetch(&mut self, request: FetchRequest) -> wasmtime::Result<Result<FetchResult, String>> {
         if request.url.len() > MAX_FETCH_TEXT || request.digest.len() > MAX_FETCH_TEXT || request.destination.len() > MAX_FETCH_TEXT {
             return Ok(Err(format!("fetch refused: url, digest and destination must each be under {MAX_FETCH_TEXT} bytes")));
@@ -65,6 +86,28 @@ impl Host for GuestState {
                 Ok(Err(error.to_string()))
             }
         }
+    }
+}
+
+/// The 0.1 contract's `host`: the same functions, without `exec`.
+impl v0_1::Host for GuestState {
+    fn log(&mut self, level: v0_1::LogLevel, message: String) -> wasmtime::Result<()> {
+        let level = match level {
+            v0_1::LogLevel::Debug => LogLevel::Debug,
+            v0_1::LogLevel::Info => LogLevel::Info,
+            v0_1::LogLevel::Warn => LogLevel::Warn,
+            v0_1::LogLevel::Error => LogLevel::Error,
+        };
+        Host::log(self, level, message)
+    }
+
+    fn set_executable(&mut self, path: String, executable: bool) -> wasmtime::Result<Result<(), String>> {
+        Host::set_executable(self, path, executable)
+    }
+
+    fn fetch(&mut self, request: v0_1::FetchRequest) -> wasmtime::Result<Result<v0_1::FetchResult, String>> {
+        let request = FetchRequest { url: request.url, digest: request.digest, destination: request.destination };
+        Ok(Host::fetch(self, request)?.map(|r| v0_1::FetchResult { path: r.path, size: r.size }))
     }
 }
 

@@ -27,11 +27,14 @@ pub struct Limits {
     /// Maximum bytes (apparent file sizes) in the buildpack's layers dir plus what it added
     /// to the app dir, measured after build.
     pub layer_bytes: u64,
+    /// Maximum processes at once in a native step's jail (`exec`).
+    pub processes: u64,
 }
 
 impl Default for Limits {
     /// 1 GiB of memory, 10 minutes of CPU, 15 minutes of wall time, 4 MiB of logs,
-    /// 10 000 fetches and 4 GiB fetched, 1 000 000 files and 10 GiB written.
+    /// 10 000 fetches and 4 GiB fetched, 1 000 000 files and 10 GiB written, 1 024 processes
+    /// at once in a native step.
     fn default() -> Self {
         Limits {
             memory_bytes: 1 << 30,
@@ -42,6 +45,7 @@ impl Default for Limits {
             fetch_bytes: 4 << 30,
             files: 1_000_000,
             layer_bytes: 10 << 30,
+            processes: 1024,
         }
     }
 }

@@ -4,7 +4,7 @@
 //! interruption for time limits), the on-disk cache of precompiled components
 //! ([`cache`]), the check that a component speaks kiln's contract version ([`contract`]),
 //! the deny-by-default WASI context ([`grants`]), per-call limits ([`limits`]), the host
-//! imports a buildpack may call ([`host_imports`]), the calls themselves ([`call`]), and
+//! imports a buildpack may call ([`host_imports`]; native steps in [`exec`]), the calls themselves ([`call`]), and
 //! the check of what a build left on disk ([`usage`]).
 //!
 //! Nothing a guest can reach exists unless a [`Grants`] value names it: no inherited
@@ -18,6 +18,7 @@ pub mod contract;
 pub mod disk_watch;
 mod engine;
 pub mod error;
+pub mod exec;
 pub mod grants;
 pub mod host_imports;
 pub mod limits;
@@ -27,5 +28,6 @@ pub mod usage;
 pub use call::{LoadedBuildpack, LogSink};
 pub use engine::{Sandbox, forget_on_emergency_exit, remove_on_emergency_exit};
 pub use error::{Limit, SandboxError};
+pub use exec::{BuildRootfs, ExecGrant, ExecPolicy, ExecRecord};
 pub use grants::Grants;
 pub use limits::Limits;

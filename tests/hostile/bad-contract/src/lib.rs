@@ -1,10 +1,10 @@
-//! Hostile: a buildpack built against `kiln:buildpack@0.2.0` (a copy of `wit/buildpack.wit`
+//! Hostile: a buildpack built against `kiln:buildpack@0.9.0` (a copy of `wit/buildpack.wit`
 //! with only the package version changed), with wit-bindgen directly instead of kiln-sdk.
 //! The host must refuse it before running anything, naming both contract versions.
 
 wit_bindgen::generate!({
     path: "wit",
-    world: "kiln:buildpack/buildpack-component@0.2.0",
+    world: "kiln:buildpack/buildpack-component@0.9.0",
     generate_all,
 });
 

@@ -1,0 +1,83 @@
+//! What one jailed step is: the program, its root filesystem, its mounts and its limits.
+//!
+//! The host writes a [`JailSpec`] as JSON into the helper's environment; the helper stages
+//! (see `child`) read it back. Everything here is decided by the host; nothing in it comes
+//! from the jailed program.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// The environment variable that carries the spec from the host to the helper stages.
+pub const SPEC_ENV: &str = "KILN_JAIL_SPEC";
+
+/// One host directory mounted into the jail.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Mount {
+    /// The host directory (never followed if it is a symlink: the jail refuses it).
+    pub host_path: PathBuf,
+    /// The absolute path the jailed program sees it at.
+    pub guest_path: String,
+    /// Whether the program may write to it.
+    pub writable: bool,
+}
+
+/// The per-process limits the kernel enforces inside the jail (rlimits). The host's watch
+/// enforces the totals (see `run`); these stop a single process early.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ProcessLimits {
+    /// `RLIMIT_CPU`: CPU seconds of one process.
+    pub cpu_seconds: u64,
+    /// `RLIMIT_DATA`: writable private memory of one process, in bytes. Reserved but
+    /// untouched address space (a JVM heap reservation) does not count.
+    pub data_bytes: u64,
+    /// `RLIMIT_FSIZE`: the largest file one process may write.
+    pub file_bytes: u64,
+    /// `RLIMIT_NPROC`: processes of the jail's user (not enforced by the kernel when kiln
+    /// runs as root; the host's watch counts them then).
+    pub processes: u64,
+    /// `RLIMIT_NOFILE`: open files of one process.
+    pub open_files: u64,
+}
+
+/// Everything the helper needs to build the jail and start the program in it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct JailSpec {
+    /// The build rootfs: its top-level entries are mounted read-only at `/`.
+    pub rootfs: PathBuf,
+    /// The calling phase's grants, mounted at their guest paths.
+    pub mounts: Vec<Mount>,
+    /// Absolute path of the program inside the jail.
+    pub program: String,
+    /// Its arguments after `argv[0]`.
+    pub args: Vec<String>,
+    /// Its whole environment.
+    pub env: Vec<(String, String)>,
+    /// Its working directory inside the jail.
+    pub working_dir: String,
+    /// An empty host directory the new root is mounted on (inside the jail's own mount
+    /// namespace; the host never sees anything mounted there).
+    pub root_mountpoint: PathBuf,
+    /// Where the outer helper writes the [`Report`].
+    pub report_path: PathBuf,
+    /// Size of the private `/tmp` tmpfs when no grant provides `/tmp`, in bytes.
+    pub tmp_bytes: u64,
+    /// Per-process kernel limits.
+    pub limits: ProcessLimits,
+}
+
+/// How a jailed step ended, as the helper reports it to the host.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Report {
+    /// The program exited with this code.
+    Exited(i32),
+    /// The program was killed by this signal.
+    Signaled(i32),
+    /// The program could not be started (not found, not executable, bad working dir).
+    NotStarted(String),
+    /// The jail itself could not be set up on this machine (no user namespaces, ...).
+    Unavailable(String),
+    /// Setting up the jail failed for another reason.
+    SetupFailed(String),
+}
