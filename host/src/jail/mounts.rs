@@ -6,7 +6,7 @@
 //! a private `/tmp` tmpfs unless a grant provides `/tmp`; a minimal `/dev` (tmpfs with
 //! `null`, `zero`, `full`, `random`, `urandom`, `tty` bound from the host, `fd` and the std
 //! streams as links into `/proc`, a `shm` tmpfs); a fresh `/proc` for the jail's pid
-//! namespace (`hidepid=2`: the jail's own init is invisible to the program). No `/sys`. The host's root is detached after `pivot_root`, so nothing else
+//! namespace (`hidepid=ptraceable`: the jail's own init is invisible to the program). No `/sys`. The host's root is detached after `pivot_root`, so nothing else
 //! of the host is reachable by any path.
 //!
 //! A grant's host directory is opened with `O_NOFOLLOW` and mounted through its
@@ -54,10 +54,12 @@ pub fn build_root(spec: &JailSpec) -> Result<(), String> {
     mount_dev(root)?;
     let proc = root.join("proc");
     make_dir(&proc)?;
-    // hidepid=2: the jail's init (non-dumpable, not the program's) is invisible to the
-    // program, so not even its fd numbers can be listed.
+    // hidepid=ptraceable: the jail's init (non-dumpable, so not ptraceable by the program)
+    // is invisible to it, so not even its fd numbers can be listed. (hidepid=2 is not
+    // enough when kiln runs as root: its `gid` exemption then matches the program's group.)
     let proc_flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-    mount(Some("proc"), &proc, Some("proc"), proc_flags, Some("hidepid=2"))
+    mount(Some("proc"), &proc, Some("proc"), proc_flags, Some("hidepid=ptraceable"))
+        .or_else(|_| mount(Some("proc"), &proc, Some("proc"), proc_flags, Some("hidepid=2")))
         .or_else(|_| mount(Some("proc"), &proc, Some("proc"), proc_flags, None::<&str>))
         .map_err(|e| err("mounting /proc", e))?;
 
