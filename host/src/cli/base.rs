@@ -9,7 +9,7 @@ use super::exit::{CliError, ExitCode};
 use super::output::Output;
 use crate::base::debian::{DebianBase, DebianError};
 use crate::image::{BaseImageOptions, ImageRef, create_base_image};
-use crate::lifecycle::request::open_ref;
+use crate::image::open_ref;
 
 /// `kiln base` subcommands.
 #[derive(Debug, Subcommand)]

@@ -112,7 +112,7 @@ impl Distribution {
             ));
         }
         if let Some((path, names)) = &self.archive {
-            let (source, _) = crate::lifecycle::request::open_ref(&request.image, &dirs.store)?;
+            let (source, _) = crate::image::open_ref(&request.image, &dirs.store)?;
             write_docker_archive(&source, manifest, path, names)?;
             out.progress(&format!("[export] wrote docker-archive {}", path.display()));
         }

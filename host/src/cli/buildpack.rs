@@ -25,7 +25,7 @@ use crate::buildpack::{BuildpackDescriptor, BuildpackSource};
 use crate::image::labels::{BUILDPACK_LAYERS_LABEL, BUILDPACKAGE_METADATA_LABEL};
 use crate::image::oci::{History, ImageConfig, MEDIA_TYPE_OCI_CONFIG, Manifest, NORMALIZED_CREATED};
 use crate::image::{Descriptor, Digest, Image, ImageRef, ImageStore, LayerBuilder, Owner};
-use crate::lifecycle::request::open_ref;
+use crate::image::open_ref;
 use crate::sandbox::{Limits, LoadedBuildpack, Sandbox};
 
 /// `kiln buildpack` subcommands.

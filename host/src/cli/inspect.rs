@@ -11,7 +11,7 @@ use crate::image::labels::{
     BUILD_METADATA_LABEL, BuildMetadata, LIFECYCLE_METADATA_LABEL, LabelValue, LayersMetadata,
 };
 use crate::image::{Image, ImageRef};
-use crate::lifecycle::request::open_ref;
+use crate::image::open_ref;
 
 /// Arguments of `kiln inspect`.
 #[derive(Debug, Args)]

@@ -12,7 +12,7 @@ use super::registry_args::RegistryArgs;
 use crate::image::registry::{PushSources, RegistryClient};
 use crate::image::{Image, ImageRef, ImageStore};
 use crate::lifecycle::rebase::{RebaseError, Rebaser, copy_blobs, recorded_run_image, write_rebased};
-use crate::lifecycle::request::open_ref;
+use crate::image::open_ref;
 
 /// Arguments of `kiln rebase`.
 #[derive(Debug, Args)]

@@ -6,7 +6,7 @@ use super::dirs::Dirs;
 use super::exit::{CliError, ExitCode};
 use super::output::Output;
 use crate::image::ImageRef;
-use crate::lifecycle::request::open_ref;
+use crate::image::open_ref;
 
 /// Arguments of `kiln rmi`.
 #[derive(Debug, Args)]

@@ -17,7 +17,7 @@ use super::dirs::Dirs;
 use super::exit::{CliError, ExitCode};
 use super::output::Output;
 use crate::image::{ImageRef, extract_layer};
-use crate::lifecycle::request::open_ref;
+use crate::image::open_ref;
 
 /// Arguments of `kiln run`.
 #[derive(Debug, Args)]

@@ -7,7 +7,7 @@ use super::exit::{CliError, ExitCode};
 use super::output::Output;
 use crate::fetch::sbom::SBOM_LABEL;
 use crate::image::ImageRef;
-use crate::lifecycle::request::open_ref;
+use crate::image::open_ref;
 use crate::lifecycle::sbom::read_image_sbom;
 
 /// Arguments of `kiln sbom`.

@@ -18,7 +18,7 @@ use super::{LifecycleError, Target};
 use crate::buildpack::project::FileFilter;
 use crate::buildpack::{BuildpackSource, Order};
 use crate::image::labels::{BASE_DISTRO_NAME_LABEL, BASE_DISTRO_VERSION_LABEL};
-use crate::image::{Descriptor, ImageRef, ImageStore};
+use crate::image::{Descriptor, ImageRef, open_ref};
 use crate::sandbox::{Limits, Sandbox};
 
 /// Everything one build needs; every field is a flag, file or env var of the CLI.
@@ -63,18 +63,6 @@ pub struct BuildReport {
     pub manifest: Descriptor,
     /// The buildpacks that ran, in order.
     pub group: Vec<String>,
-}
-
-/// Open the store an image reference lives in, and the tag within it.
-pub fn open_ref(reference: &ImageRef, store_dir: &std::path::Path) -> Result<(ImageStore, String), crate::image::ImageError> {
-    match reference {
-        ImageRef::Layout { dir, .. } => Ok((ImageStore::open(dir)?, reference.tag_name())),
-        // Registry and docker-archive images are built into the local store under their name
-        // (`127.0.0.1:5000/app:latest`), then pushed or archived from there.
-        ImageRef::Store { .. } | ImageRef::Registry(_) | ImageRef::DockerArchive { .. } => {
-            Ok((ImageStore::open(store_dir)?, reference.tag_name()))
-        }
-    }
 }
 
 fn timed<T>(phase: Phase, reporter: &Reporter, f: impl FnOnce() -> Result<T, LifecycleError>) -> Result<T, LifecycleError> {
