@@ -1,17 +1,9 @@
 //! The `kiln build` flags of the sandbox's capabilities: the fetch policy, mirrors, and the
 //! limits on fetching and on what a buildpack may write.
 
-use std::path::Path;
-
 use clap::Args;
 
-use super::build::LimitSource;
-use super::exit::{CliError, ExitCode};
-use crate::config::LimitDefaults;
-use crate::fetch::settings::{self, FetchConfig, FetchOverrides};
-use crate::fetch::FetchSettings;
-use crate::sandbox::Limits;
-use crate::sandbox::limits::parse_bytes;
+use crate::fetch::settings::FetchOverrides;
 
 /// Fetch policy, mirrors and write limits.
 #[derive(Debug, Args)]
@@ -46,31 +38,13 @@ pub struct FetchArgs {
     pub limit_layer_bytes: Option<String>,
 }
 
-fn bad_input(message: impl Into<String>) -> CliError {
-    CliError::new(ExitCode::BadInput, message)
-}
-
 impl FetchArgs {
-    /// `limits` with this struct's limits set (flag, then kiln's config, then the default).
-    pub fn apply_limits(&self, limits: Limits, config: &LimitDefaults) -> Result<Limits, CliError> {
-        let fetch_bytes = LimitSource::pick(&self.limit_fetch_bytes, &config.fetch_bytes, "fetch-bytes", "4GiB");
-        let layer_bytes = LimitSource::pick(&self.limit_layer_bytes, &config.layer_bytes, "layer-bytes", "10GiB");
-        Ok(Limits {
-            fetch_count: self.limit_fetch_count.or(config.fetch_count).unwrap_or(10_000),
-            fetch_bytes: parse_bytes(&fetch_bytes.value).map_err(|e| fetch_bytes.error(e))? as u64,
-            files: self.limit_files.or(config.files).unwrap_or(1_000_000),
-            layer_bytes: parse_bytes(&layer_bytes.value).map_err(|e| layer_bytes.error(e))? as u64,
-            ..limits
-        })
-    }
-
-    /// The fetch settings: kiln's config file, then these flags.
-    pub fn settings(&self, config: &FetchConfig, cache_root: &Path) -> Result<FetchSettings, CliError> {
-        let overrides = FetchOverrides {
+    /// The fetch flags as the platform takes them (the limits go into its `LimitFlags`).
+    pub fn overrides(&self) -> FetchOverrides {
+        FetchOverrides {
             strict: self.deny_fetch || self.policy == "strict",
             allow: self.allow_host.clone(),
             mirrors: self.mirror.clone(),
-        };
-        settings::resolve(config, &overrides, cache_root).map_err(bad_input)
+        }
     }
 }
