@@ -59,6 +59,14 @@ pub enum ExitCode {
 }
 
 impl ExitCode {
+    /// The code a command's result exits with.
+    pub fn of(result: &Result<(), CliError>) -> ExitCode {
+        match result {
+            Ok(()) => ExitCode::Success,
+            Err(error) => ExitCode::from(error),
+        }
+    }
+
     /// The process exit code.
     pub fn code(self) -> i32 {
         match self {
@@ -103,6 +111,10 @@ pub enum CliError {
     /// The process `kiln run` started exited with this (non-zero) code; nothing to print.
     #[error("the process exited with code {0}")]
     ProcessExited(i32),
+    /// kiln panicked: a kiln bug, whatever the command was running (the panic message was
+    /// printed above).
+    #[error("kiln bug: kiln panicked (the message is above); please report it")]
+    Panicked,
     /// The process `kiln run` started was killed by this signal.
     #[error("the process was killed (signal {0})")]
     ProcessKilled(i32),
@@ -132,7 +144,7 @@ impl From<&CliError> for ExitCode {
         match error {
             CliError::Usage(_) => ExitCode::BadInput,
             CliError::Platform(error) => platform_code(error),
-            CliError::Fetch(FetchError::Cache { .. }) | CliError::Io { .. } => ExitCode::Internal,
+            CliError::Fetch(FetchError::Cache { .. }) | CliError::Io { .. } | CliError::Panicked => ExitCode::Internal,
             // A URL, digest or mirror the user gave to `fetch-cache add`.
             CliError::Fetch(_) => ExitCode::BadInput,
             CliError::ProcessExited(code) => ExitCode::Process(*code),
@@ -255,6 +267,7 @@ mod tests {
     #[test]
     fn a_host_panic_is_a_kiln_bug_not_the_buildpacks() {
         assert_eq!(code(LifecycleError::HostPanic { during: "during detect of x".into() }), 1);
+        assert_eq!(code(CliError::Panicked), 1);
     }
 
     #[test]

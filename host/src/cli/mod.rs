@@ -85,22 +85,14 @@ pub enum Command {
 /// is reported as one (exit 1), whatever the command was running.
 pub fn run(cli: Cli) -> ExitCode {
     let out = output::Output::new(cli.verbose, cli.quiet, cli.json);
-    let result = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(cli.command, &out))) {
-        Ok(result) => result,
-        Err(_) => {
-            out.error("kiln bug: kiln panicked (the message is above); please report it");
-            return ExitCode::Internal;
-        }
-    };
-    match result {
-        Ok(()) => ExitCode::Success,
-        Err(error) => {
-            if !error.is_silent() {
-                out.error(&error.to_string());
-            }
-            ExitCode::from(&error)
-        }
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(cli.command, &out)))
+        .unwrap_or(Err(CliError::Panicked));
+    if let Err(error) = &result
+        && !error.is_silent()
+    {
+        out.error(&error.to_string());
     }
+    ExitCode::of(&result)
 }
 
 fn dispatch(command: Command, out: &output::Output) -> Result<(), CliError> {
