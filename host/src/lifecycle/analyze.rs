@@ -323,7 +323,7 @@ mod tests {
     #[test]
     fn a_first_build_finds_no_previous_image_and_reports_it_once() {
         let tmp = tempfile::tempdir().unwrap();
-        let store = ImageStore::open(&tmp.path().join("store")).unwrap();
+        let store = ImageStore::open(tmp.path().join("store")).unwrap();
         let cache = Cache::open(&tmp.path().join("cache")).unwrap();
         let (analyzed, events) = analyze_local(&store, &cache);
         assert!(analyzed.analysis.layers.is_empty());

@@ -228,7 +228,6 @@ pub fn limits(flags: &LimitFlags, config: &LimitDefaults) -> Result<Limits, Plat
         fetch_bytes: parse_bytes(&fetch_bytes.value).map_err(|e| fetch_bytes.error(e))? as u64,
         files: flags.files.or(config.files).unwrap_or(1_000_000),
         layer_bytes: parse_bytes(&layer_bytes.value).map_err(|e| layer_bytes.error(e))? as u64,
-        ..Limits::default()
     })
 }
 
