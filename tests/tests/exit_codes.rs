@@ -1,14 +1,20 @@
 //! Exit codes are chosen in one table (`host/src/cli/exit.rs`): the same failure gives the
 //! same code in every command that meets it.
 
-use kiln_tests::KilnHome;
+use kiln_tests::{KilnHome, require_tool};
 
 #[test]
 fn a_missing_image_exits_3_in_every_command_that_reads_one() {
+    require_tool("bwrap");
     let home = KilnHome::new();
     home.busybox_run_image("run-base");
-    let commands: [&[&str]; 4] =
-        [&["inspect", "nope"], &["sbom", "nope"], &["rmi", "nope"], &["rebase", "nope", "--run-image", "run-base"]];
+    let commands: [&[&str]; 5] = [
+        &["inspect", "nope"],
+        &["sbom", "nope"],
+        &["rmi", "nope"],
+        &["rebase", "nope", "--run-image", "run-base"],
+        &["run", "nope"],
+    ];
     for args in commands {
         let run = home.run(args);
         assert_eq!(run.code, Some(3), "a missing image is bad input:\n{run}");
