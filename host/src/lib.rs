@@ -3,14 +3,16 @@
 //!
 //! - [`sandbox`]: wasmtime, the component cache, grants, limits, host imports.
 //! - [`jail`]: namespaces, mounts, seccomp and limits for native steps (`exec`).
-//! - [`lifecycle`]: prepare, detect, build, export — one module a phase.
+//! - [`platform`]: between the CLI and the lifecycle: builders, buildpacks, run images,
+//!   registries, publishing, `kiln run`, rebase, kiln's dirs.
+//! - [`lifecycle`]: analyze, prepare, detect, restore, build, export — one module a phase.
 //! - [`buildpack`]: `buildpack.toml`, ids, orders, where components come from.
 //! - [`layers`]: layer names, types, metadata, checks on what buildpacks wrote.
 //! - [`base`]: run images made from Debian packages (`kiln base build`).
 //! - [`image`]: the OCI model, the local store, reproducible layer tars, CNB labels.
 //! - [`fetch`]: the `fetch` host import: policy, download cache, mirrors, provenance, SBOM.
 //! - [`config`]: kiln's config file (defaults for builds, limits, registries, fetch).
-//! - [`cli`]: the `kiln` command line (parsing and output only).
+//! - [`cli`]: the `kiln` command line (parsing, output, and the one exit-code table).
 
 pub mod base;
 pub mod buildpack;
@@ -21,6 +23,7 @@ pub mod image;
 pub mod jail;
 pub mod layers;
 pub mod lifecycle;
+pub mod platform;
 pub mod sandbox;
 
 /// The launcher binary placed in every image at `/cnb/lifecycle/launcher`.

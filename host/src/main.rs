@@ -17,5 +17,5 @@ fn main() {
         .with_ansi(std::io::stderr().is_terminal())
         .init();
     let code = kiln::cli::run(cli);
-    std::process::exit(code as i32);
+    std::process::exit(code.code());
 }

@@ -1,15 +1,14 @@
-//! `kiln base`: make run images.
+//! `kiln base`: make run images (the Debian one with [`crate::platform::base`]).
 
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use super::dirs::Dirs;
-use super::exit::{CliError, ExitCode};
+use super::exit::CliError;
 use super::output::Output;
-use crate::base::debian::{DebianBase, DebianError};
-use crate::image::{BaseImageOptions, ImageRef, create_base_image};
-use crate::lifecycle::request::open_ref;
+use crate::base::debian::DebianBase;
+use crate::image::{BaseImageOptions, ImageRef, create_base_image, open_ref};
+use crate::platform::Dirs;
 
 /// `kiln base` subcommands.
 #[derive(Debug, Subcommand)]
@@ -94,16 +93,16 @@ fn build(args: BuildArgs, out: &Output) -> Result<(), CliError> {
     let (distro, suite) = match args.distro.split_once(':') {
         Some(("debian", suite)) if !suite.is_empty() => ("debian", suite),
         _ => {
-            return Err(CliError::new(
-                ExitCode::BadInput,
-                format!("unsupported --distro {:?}: use debian:SUITE, e.g. debian:bookworm", args.distro),
-            ));
+            return Err(CliError::Usage(format!(
+                "unsupported --distro {:?}: use debian:SUITE, e.g. debian:bookworm",
+                args.distro
+            )));
         }
     };
     let dirs = Dirs::from_env();
     let tag = args.tag.unwrap_or_else(|| format!("kiln/run:{distro}-{suite}"));
-    let reference = ImageRef::parse(&tag).map_err(|e| CliError::new(ExitCode::BadInput, e.to_string()))?;
-    let (store, tag_name) = open_ref(&reference, &dirs.store).map_err(|e| CliError::new(ExitCode::Image, e.to_string()))?;
+    let reference = ImageRef::parse(&tag)?;
+    let (store, tag_name) = open_ref(&reference, &dirs.store)?;
 
     let mut base = DebianBase::new(suite, dirs.cache.join("debian"), dirs.work.clone());
     if args.no_default_packages {
@@ -115,7 +114,7 @@ fn build(args: BuildArgs, out: &Output) -> Result<(), CliError> {
         }
     }
     if base.packages.is_empty() {
-        return Err(CliError::new(ExitCode::BadInput, "no package to install: name one with --package"));
+        return Err(CliError::Usage("no package to install: name one with --package".into()));
     }
     base.exclude.extend(args.exclude);
     base.mirror = args.mirror;
@@ -123,65 +122,19 @@ fn build(args: BuildArgs, out: &Output) -> Result<(), CliError> {
     base.verify_signature = !args.no_verify_signature;
     base.id = args.id;
 
-    let report = build_debian(&base, &store, &tag_name, out)?;
+    let report = crate::platform::base::build_debian(&base, &store, &tag_name, &out.progress_sink())?;
     out.progress(&format!("wrote base image {reference}"));
     out.result(&format!("{reference}@{}", report.descriptor.digest));
     Ok(())
 }
 
-/// Build a Debian run image into `store` under `tag`, printing what was resolved, verified and
-/// downloaded. Shared by `kiln base build` and the default builder's first use.
-pub fn build_debian(
-    base: &DebianBase,
-    store: &crate::image::ImageStore,
-    tag_name: &str,
-    out: &Output,
-) -> Result<crate::base::debian::DebianBaseReport, CliError> {
-    let suite = &base.suite;
-    out.progress(&format!("building debian:{suite} run image from {} requested packages", base.packages.len()));
-    let report = base.build(store, tag_name).map_err(|e| {
-        let code = match &e {
-            DebianError::NoSource { .. } | DebianError::Resolve(_) => ExitCode::BadInput,
-            DebianError::Fetch(_) | DebianError::Signature { .. } | DebianError::InvalidIndex { .. } => {
-                ExitCode::Registry
-            }
-            _ => ExitCode::Image,
-        };
-        CliError::new(code, e.to_string())
-    })?;
-    for warning in &report.warnings {
-        out.progress(&format!("warning: {warning}"));
-    }
-    out.progress(&format!(
-        "archive {} (Debian {}), InRelease signature {}",
-        report.mirror,
-        report.release_version.as_deref().unwrap_or("?"),
-        if report.signature_verified { "verified" } else { "NOT verified" },
-    ));
-    let list: Vec<String> = report.packages.iter().map(|(n, v)| format!("{n} {v}")).collect();
-    out.progress(&format!("{} packages: {}", list.len(), list.join(", ")));
-    if !report.excluded.is_empty() {
-        out.progress(&format!("left out (no maintainer scripts run): {}", report.excluded.join(", ")));
-    }
-    let timings: Vec<String> =
-        report.timings.iter().map(|(step, d)| format!("{step} {:.2}s", d.as_secs_f64())).collect();
-    out.progress(&format!(
-        "{} requests, {} bytes downloaded, {} files from the cache; {}",
-        report.requests,
-        report.bytes_downloaded,
-        report.cache_hits,
-        timings.join(", ")
-    ));
-    Ok(report)
-}
-
 fn from_dir(args: FromDirArgs, out: &Output) -> Result<(), CliError> {
     if !args.rootfs.is_dir() {
-        return Err(CliError::new(ExitCode::BadInput, format!("{} is not a directory", args.rootfs.display())));
+        return Err(CliError::Usage(format!("{} is not a directory", args.rootfs.display())));
     }
     let dirs = Dirs::from_env();
-    let reference = ImageRef::parse(&args.tag).map_err(|e| CliError::new(ExitCode::BadInput, e.to_string()))?;
-    let (store, tag) = open_ref(&reference, &dirs.store).map_err(|e| CliError::new(ExitCode::Image, e.to_string()))?;
+    let reference = ImageRef::parse(&args.tag)?;
+    let (store, tag) = open_ref(&reference, &dirs.store)?;
     let options = BaseImageOptions {
         user: args.user,
         id: args.id,
@@ -189,8 +142,7 @@ fn from_dir(args: FromDirArgs, out: &Output) -> Result<(), CliError> {
         distro_version: args.distro_version,
         ..BaseImageOptions::default()
     };
-    let descriptor = create_base_image(&store, &args.rootfs, &tag, &options)
-        .map_err(|e| CliError::new(ExitCode::Image, format!("cannot make a base image from {}: {e}", args.rootfs.display())))?;
+    let descriptor = create_base_image(&store, &args.rootfs, &tag, &options)?;
     out.progress(&format!("wrote base image {reference}"));
     out.result(&format!("{reference}@{}", descriptor.digest));
     Ok(())

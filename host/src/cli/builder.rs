@@ -5,11 +5,11 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use super::dirs::Dirs;
-use super::exit::{CliError, ExitCode};
+use super::exit::CliError;
 use super::output::Output;
 use crate::buildpack::builder::Builder;
 use crate::image::ImageStore;
+use crate::platform::Dirs;
 
 /// `kiln builder` subcommands.
 #[derive(Debug, Subcommand)]
@@ -36,7 +36,7 @@ pub fn run(command: BuilderCommand, out: &Output) -> Result<(), CliError> {
 
 fn inspect(args: InspectArgs, out: &Output) -> Result<(), CliError> {
     let builder = match &args.builder {
-        Some(path) => Builder::read(path).map_err(|e| CliError::new(ExitCode::BadInput, e))?,
+        Some(path) => Builder::read(path).map_err(crate::platform::PlatformError::Builder)?,
         None => Builder::default_builder(),
     };
     let run_image_state = builder.run_image.as_deref().map(run_image_state);

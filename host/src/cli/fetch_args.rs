@@ -1,18 +1,10 @@
 //! The `kiln build` flags of the sandbox's capabilities: the fetch policy, mirrors, the
 //! limits on fetching and on what a buildpack may write, and native steps (`exec`).
 
-use std::path::Path;
-
 use clap::Args;
 
-use super::build::LimitSource;
-use super::exit::{CliError, ExitCode};
-use crate::config::LimitDefaults;
-use crate::fetch::settings::{self, FetchConfig, FetchOverrides};
-use crate::fetch::FetchSettings;
-use crate::lifecycle::native::{BuildRootfsSetting, ExecSettings};
-use crate::sandbox::{ExecPolicy, Limits};
-use crate::sandbox::limits::parse_bytes;
+use crate::fetch::settings::FetchOverrides;
+use crate::platform::build::ExecFlags;
 
 /// Fetch policy, mirrors and write limits.
 #[derive(Debug, Args)]
@@ -57,48 +49,18 @@ pub struct FetchArgs {
     pub build_rootfs: Option<std::path::PathBuf>,
 }
 
-fn bad_input(message: impl Into<String>) -> CliError {
-    CliError::new(ExitCode::BadInput, message)
-}
-
 impl FetchArgs {
-    /// `limits` with this struct's limits set (flag, then kiln's config, then the default).
-    pub fn apply_limits(&self, limits: Limits, config: &LimitDefaults) -> Result<Limits, CliError> {
-        let fetch_bytes = LimitSource::pick(&self.limit_fetch_bytes, &config.fetch_bytes, "fetch-bytes", "4GiB");
-        let layer_bytes = LimitSource::pick(&self.limit_layer_bytes, &config.layer_bytes, "layer-bytes", "10GiB");
-        Ok(Limits {
-            fetch_count: self.limit_fetch_count.or(config.fetch_count).unwrap_or(10_000),
-            fetch_bytes: parse_bytes(&fetch_bytes.value).map_err(|e| fetch_bytes.error(e))? as u64,
-            files: self.limit_files.or(config.files).unwrap_or(1_000_000),
-            layer_bytes: parse_bytes(&layer_bytes.value).map_err(|e| layer_bytes.error(e))? as u64,
-            processes: self.limit_processes.or(config.processes).unwrap_or(1024),
-            ..limits
-        })
-    }
-
-    /// The exec settings: kiln's config file, then these flags.
-    pub fn exec_settings(&self, config: &crate::config::ExecDefaults, cache_root: &Path) -> Result<ExecSettings, CliError> {
-        let mut settings = ExecSettings::new(cache_root.to_path_buf());
-        settings.policy = ExecPolicy {
-            deny_all: self.deny_exec || self.policy == "strict" || config.deny_all,
-            deny: config.deny.clone(),
-        };
-        if let Some(dir) = self.build_rootfs.as_ref().or(config.build_rootfs.as_ref()) {
-            if !dir.is_dir() {
-                return Err(bad_input(format!("--build-rootfs {}: not a directory", dir.display())));
-            }
-            settings.build_rootfs = BuildRootfsSetting::Dir(dir.clone());
-        }
-        Ok(settings)
-    }
-
-    /// The fetch settings: kiln's config file, then these flags.
-    pub fn settings(&self, config: &FetchConfig, cache_root: &Path) -> Result<FetchSettings, CliError> {
-        let overrides = FetchOverrides {
+    /// The fetch flags as the platform takes them (the limits go into its `LimitFlags`).
+    pub fn overrides(&self) -> FetchOverrides {
+        FetchOverrides {
             strict: self.deny_fetch || self.policy == "strict",
             allow: self.allow_host.clone(),
             mirrors: self.mirror.clone(),
-        };
-        settings::resolve(config, &overrides, cache_root).map_err(bad_input)
+        }
+    }
+
+    /// The native-step flags as the platform takes them.
+    pub fn exec(&self) -> ExecFlags {
+        ExecFlags { deny: self.deny_exec || self.policy == "strict", build_rootfs: self.build_rootfs.clone() }
     }
 }

@@ -8,13 +8,13 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use super::dirs::Dirs;
-use super::exit::{CliError, ExitCode};
+use super::exit::CliError;
 use super::output::Output;
 use crate::fetch::cache::DownloadCache;
 use crate::fetch::mirror::{Mirror, Source};
 use crate::fetch::policy::{AllowRule, Policy};
 use crate::fetch::{FetchBudget, FetchCall, FetchSettings, Fetcher};
+use crate::platform::Dirs;
 
 /// `kiln fetch-cache` subcommands.
 #[derive(Debug, Subcommand)]
@@ -55,17 +55,14 @@ pub struct MirrorArgs {
     pub prefix: Vec<String>,
 }
 
-fn failed(message: impl Into<String>) -> CliError {
-    CliError::new(ExitCode::Internal, message)
-}
-
 /// Run a `kiln fetch-cache` subcommand.
 pub fn run(command: FetchCacheCommand, out: &Output) -> Result<(), CliError> {
     let dirs = Dirs::from_env();
     let cache = DownloadCache::new(&dirs.cache);
     match command {
         FetchCacheCommand::List => {
-            let entries = cache.list().map_err(|e| failed(format!("cannot read {}: {e}", cache.root().display())))?;
+            let entries =
+                cache.list().map_err(|source| CliError::Io { action: "read", path: cache.root().to_path_buf(), source })?;
             for entry in &entries {
                 let line = format!("{}\t{}\t{}", entry.digest, entry.size, entry.urls.join(" "));
                 out.result(line.trim_end());
@@ -75,26 +72,27 @@ pub fn run(command: FetchCacheCommand, out: &Output) -> Result<(), CliError> {
         }
         FetchCacheCommand::Add(args) => {
             // The user names the URL: it is allowed as it is, whatever the build policy.
-            let rule = AllowRule::parse(&args.url).map_err(|e| CliError::new(ExitCode::BadInput, e))?;
+            let rule = AllowRule::parse(&args.url).map_err(CliError::Usage)?;
             let mirrors = args
                 .mirror
                 .iter()
                 .map(|m| Mirror::parse(m))
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| CliError::new(ExitCode::BadInput, format!("--mirror: {e}")))?;
+                .map_err(|e| CliError::Usage(format!("--mirror: {e}")))?;
             let settings = FetchSettings { policy: Policy::allow(vec![rule]), mirrors, cache_root: dirs.cache.clone() };
             let fetcher = Fetcher::new(settings);
             let mut budget = FetchBudget { max_count: 1, max_bytes: u64::MAX, count: 0, bytes: 0, deadline: None };
             let call = FetchCall { buildpack: "kiln fetch-cache", url: &args.url, digest: &args.digest, destination: None };
-            let record = fetcher.fetch(call, &mut budget).map_err(|e| CliError::new(ExitCode::BadInput, e.to_string()))?;
+            let record = fetcher.fetch(call, &mut budget)?;
             out.result(&format!("{}\t{}\t{} ({})", record.digest, record.size, record.url, record.origin.name()));
             Ok(())
         }
         FetchCacheCommand::Mirror(args) => {
-            let entries = cache.list().map_err(|e| failed(format!("cannot read {}: {e}", cache.root().display())))?;
+            let entries =
+                cache.list().map_err(|source| CliError::Io { action: "read", path: cache.root().to_path_buf(), source })?;
             let mut written = 0;
             for prefix in &args.prefix {
-                let rule = Mirror::new(prefix, &args.dir.to_string_lossy()).map_err(|e| CliError::new(ExitCode::BadInput, e))?;
+                let rule = Mirror::new(prefix, &args.dir.to_string_lossy()).map_err(CliError::Usage)?;
                 for entry in &entries {
                     for url in entry.urls.iter().filter(|u| u.starts_with(prefix.as_str())) {
                         let Ok(Source::File(target)) = Mirror::resolve(std::slice::from_ref(&rule), url) else {
@@ -105,8 +103,10 @@ pub fn run(command: FetchCacheCommand, out: &Output) -> Result<(), CliError> {
                             continue;
                         }
                         let parent = target.parent().expect("a mirror file is below the dir");
-                        std::fs::create_dir_all(parent).map_err(|e| failed(format!("cannot create {}: {e}", parent.display())))?;
-                        std::fs::copy(&entry.path, &target).map_err(|e| failed(format!("cannot write {}: {e}", target.display())))?;
+                        std::fs::create_dir_all(parent)
+                            .map_err(|source| CliError::Io { action: "create", path: parent.to_path_buf(), source })?;
+                        std::fs::copy(&entry.path, &target)
+                            .map_err(|source| CliError::Io { action: "write", path: target.clone(), source })?;
                         out.result(&format!("{}\t{url}", target.display()));
                         written += 1;
                     }

@@ -2,10 +2,10 @@
 
 use clap::Args;
 
-use super::dirs::Dirs;
-use super::exit::{CliError, ExitCode};
+use super::exit::CliError;
 use super::output::Output;
 use crate::image::ImageStore;
+use crate::platform::Dirs;
 use crate::sandbox::limits::parse_duration;
 
 /// Arguments of `kiln gc`.
@@ -22,7 +22,7 @@ pub struct GcArgs {
 pub fn run(args: GcArgs, out: &Output) -> Result<(), CliError> {
     let grace = match args.grace.trim() {
         "0" | "0s" => std::time::Duration::ZERO,
-        text => parse_duration(text).map_err(|e| CliError::new(ExitCode::BadInput, format!("--grace: {e}")))?,
+        text => parse_duration(text).map_err(|e| CliError::Usage(format!("--grace: {e}")))?,
     };
     let dirs = Dirs::from_env();
     let store = ImageStore::open(&dirs.store)?;

@@ -2,10 +2,10 @@
 
 use clap::Args;
 
-use super::dirs::Dirs;
-use super::exit::{CliError, ExitCode};
+use super::exit::CliError;
 use super::output::Output;
 use crate::image::ImageStore;
+use crate::platform::Dirs;
 
 /// Arguments of `kiln images`.
 #[derive(Debug, Args)]
@@ -15,8 +15,8 @@ pub struct ImagesArgs {}
 /// List tags and digests.
 pub fn run(_args: ImagesArgs, out: &Output) -> Result<(), CliError> {
     let dirs = Dirs::from_env();
-    let store = ImageStore::open(&dirs.store).map_err(|e| CliError::new(ExitCode::Image, e.to_string()))?;
-    let images = store.list().map_err(|e| CliError::new(ExitCode::Image, e.to_string()))?;
+    let store = ImageStore::open(&dirs.store)?;
+    let images = store.list()?;
     if out.json() {
         let list: Vec<_> = images
             .iter()

@@ -3,15 +3,14 @@
 use clap::Args;
 use serde_json::{Value, json};
 
-use super::dirs::Dirs;
-use super::exit::{CliError, ExitCode};
+use super::exit::CliError;
 use super::output::Output;
 use super::registry_args::RegistryArgs;
 use crate::image::labels::{
     BUILD_METADATA_LABEL, BuildMetadata, LIFECYCLE_METADATA_LABEL, LabelValue, LayersMetadata,
 };
-use crate::image::{Image, ImageRef};
-use crate::lifecycle::request::open_ref;
+use crate::image::{Image, ImageRef, open_ref};
+use crate::platform::Dirs;
 
 /// Arguments of `kiln inspect`.
 #[derive(Debug, Args)]
@@ -33,9 +32,9 @@ pub fn run(args: InspectArgs, out: &Output) -> Result<(), CliError> {
     let dirs = Dirs::from_env();
     let reference = ImageRef::parse(&args.image)?;
     let image = match &reference {
-        ImageRef::Registry(r) if !args.local => args.registry.client(out)?.fetch_image(r)?.image,
+        ImageRef::Registry(r) if !args.local => args.registry.registries(out)?.client()?.fetch_image(r)?.image,
         ImageRef::DockerArchive { .. } => {
-            return Err(CliError::new(ExitCode::BadInput, "kiln cannot read docker-archives; use `skopeo inspect docker-archive:FILE`"));
+            return Err(CliError::Usage("kiln cannot read docker-archives; use `skopeo inspect docker-archive:FILE`".into()));
         }
         _ => {
             let (store, tag) = open_ref(&reference, &dirs.store)?;

@@ -1,14 +1,14 @@
 //! The `kiln` command line: argument parsing, output and exit codes. No build logic lives
-//! here; each command turns its flags into a library request and prints the result.
+//! here; each command turns its flags into an options struct for [`crate::platform`] (or a
+//! library call), prints the result, and returns a typed error whose exit code is chosen
+//! in one table, [`exit`].
 
 mod base;
 mod build;
 mod builder;
 mod completions;
-mod build_publish;
 mod buildpack;
-mod dirs;
-mod exit;
+pub mod exit;
 mod fetch_args;
 mod fetch_cache;
 mod gc;
@@ -24,7 +24,7 @@ mod run;
 
 use clap::{Parser, Subcommand};
 
-pub use exit::ExitCode;
+pub use exit::{CliError, ExitCode};
 
 /// kiln builds OCI images from source with Cloud Native Buildpacks, running every
 /// buildpack as a sandboxed WebAssembly component. No daemon, no root.
@@ -81,29 +81,34 @@ pub enum Command {
     Builder(builder::BuilderCommand),
 }
 
-/// Run the parsed command line; returns the process exit code.
+/// Run the parsed command line; returns the process exit code. A panic is kiln's bug: it
+/// is reported as one (exit 1), whatever the command was running.
 pub fn run(cli: Cli) -> ExitCode {
     let out = output::Output::new(cli.verbose, cli.quiet, cli.json);
-    let result = match cli.command {
-        Command::Build(args) => build::run(*args, &out),
-        Command::Base(command) => base::run(command, &out),
-        Command::Images(args) => images::run(args, &out),
-        Command::Sbom(args) => sbom::run(args, &out),
-        Command::FetchCache(command) => fetch_cache::run(command, &out),
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(cli.command, &out)))
+        .unwrap_or(Err(CliError::Panicked));
+    if let Err(error) = &result
+        && !error.is_silent()
+    {
+        out.error(&error.to_string());
+    }
+    ExitCode::of(&result)
+}
+
+fn dispatch(command: Command, out: &output::Output) -> Result<(), CliError> {
+    match command {
+        Command::Build(args) => build::run(*args, out),
+        Command::Base(command) => base::run(command, out),
+        Command::Images(args) => images::run(args, out),
+        Command::Sbom(args) => sbom::run(args, out),
+        Command::FetchCache(command) => fetch_cache::run(command, out),
         Command::Completions(args) => completions::run(args),
-        Command::Rebase(args) => rebase::run(args, &out),
-        Command::Inspect(args) => inspect::run(args, &out),
-        Command::Rmi(args) => rmi::run(args, &out),
-        Command::Builder(command) => builder::run(command, &out),
-        Command::Run(args) => run::run(args, &out),
-        Command::Gc(args) => gc::run(args, &out),
-        Command::Buildpack(command) => buildpack::run(command, &out),
-    };
-    match result {
-        Ok(()) => ExitCode::Success,
-        Err(error) => {
-            out.error(&error.message);
-            error.code
-        }
+        Command::Rebase(args) => rebase::run(args, out),
+        Command::Inspect(args) => inspect::run(args, out),
+        Command::Rmi(args) => rmi::run(args, out),
+        Command::Builder(command) => builder::run(command, out),
+        Command::Run(args) => run::run(args, out),
+        Command::Gc(args) => gc::run(args, out),
+        Command::Buildpack(command) => buildpack::run(command, out),
     }
 }

@@ -53,6 +53,12 @@ impl Output {
         let _ = writeln!(stdout, "{line}");
     }
 
+    /// A progress callback for the platform: each line as [`Output::progress`].
+    pub fn progress_sink(&self) -> crate::platform::Progress {
+        let out = *self;
+        Arc::new(move |line: &str| out.progress(line))
+    }
+
     /// A reporter that shows lifecycle events this way.
     pub fn reporter(&self) -> Reporter {
         let out = *self;

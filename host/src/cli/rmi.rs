@@ -2,11 +2,10 @@
 
 use clap::Args;
 
-use super::dirs::Dirs;
-use super::exit::{CliError, ExitCode};
+use super::exit::CliError;
 use super::output::Output;
-use crate::image::ImageRef;
-use crate::lifecycle::request::open_ref;
+use crate::image::{ImageError, ImageRef, open_ref};
+use crate::platform::Dirs;
 
 /// Arguments of `kiln rmi`.
 #[derive(Debug, Args)]
@@ -21,16 +20,13 @@ pub struct RmiArgs {
 pub fn run(args: RmiArgs, out: &Output) -> Result<(), CliError> {
     let dirs = Dirs::from_env();
     for name in &args.images {
-        let reference = ImageRef::parse(name).map_err(CliError::from)?;
+        let reference = ImageRef::parse(name)?;
         if matches!(reference, ImageRef::DockerArchive { .. }) {
-            return Err(CliError::new(ExitCode::BadInput, format!("{name}: a docker-archive is a file; delete it instead")));
+            return Err(CliError::Usage(format!("{name}: a docker-archive is a file; delete it instead")));
         }
         let (store, tag) = open_ref(&reference, &dirs.store)?;
         if !store.untag(&tag)? {
-            return Err(CliError::new(
-                ExitCode::BadInput,
-                format!("no image named {tag} in {}; list images with `kiln images`", store.dir().display()),
-            ));
+            return Err(ImageError::ImageNotFound { name: tag, store: store.dir().to_path_buf() }.into());
         }
         out.result(&format!("untagged {tag}"));
     }

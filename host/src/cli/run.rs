@@ -1,23 +1,14 @@
-//! `kiln run IMAGE`: run an image without a daemon — its layers unpacked into a private
-//! root filesystem, the process started in a bubblewrap sandbox (new user, pid, mount, ipc
-//! and uts namespaces; the host's network) as the image's user, with the image's env,
-//! working directory, entrypoint and command.
-//!
-//! Meant for trying an image right after `kiln build`; production runs belong to a container
-//! runtime. The root filesystem is unpacked afresh each time into a temporary directory
-//! (removed afterwards) with the same safe extraction as restored cache layers; whiteout
-//! files delete what lower layers put there, opaque-directory whiteouts are refused.
+//! `kiln run IMAGE`: flags to [`RunOptions`]; the platform unpacks the image and starts its
+//! process ([`crate::platform::run`](mod@crate::platform::run)).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
 use clap::Args;
 
-use super::dirs::Dirs;
-use super::exit::{CliError, ExitCode};
+use super::exit::CliError;
 use super::output::Output;
-use crate::image::{ImageRef, extract_layer};
-use crate::lifecycle::request::open_ref;
+use crate::platform::Dirs;
+use crate::platform::run::RunOptions;
 
 /// Arguments of `kiln run`.
 #[derive(Debug, Args)]
@@ -44,182 +35,20 @@ pub struct RunArgs {
     pub args: Vec<String>,
 }
 
-fn image_error(e: impl std::fmt::Display) -> CliError {
-    CliError::new(ExitCode::Image, e.to_string())
-}
-
 /// Unpack and run; the process's exit code becomes kiln's (its rootfs is removed first).
 pub fn run(args: RunArgs, out: &Output) -> Result<(), CliError> {
-    let status = unpack_and_run(&args, out)?;
-    match status.code() {
-        Some(0) => Ok(()),
-        Some(code) => std::process::exit(code),
-        None => {
-            out.error(&format!("the process was killed ({status})"));
-            std::process::exit(128 + std::os::unix::process::ExitStatusExt::signal(&status).unwrap_or(0))
-        }
-    }
-}
-
-fn unpack_and_run(args: &RunArgs, out: &Output) -> Result<std::process::ExitStatus, CliError> {
-    let bwrap = find_on_path("bwrap").ok_or_else(|| {
-        CliError::new(ExitCode::BadInput, "kiln run needs bubblewrap (`bwrap`) on PATH: install it with `apt-get install bubblewrap`")
-    })?;
-    let dirs = Dirs::from_env();
-    let reference = ImageRef::parse(&args.image).map_err(|e| CliError::new(ExitCode::BadInput, e.to_string()))?;
-    if !matches!(reference, ImageRef::Store { .. } | ImageRef::Layout { .. }) {
-        return Err(CliError::new(
-            ExitCode::BadInput,
-            format!("kiln run takes a local store name or oci:DIR[:TAG], not {reference}; pull it first"),
-        ));
-    }
-    let (store, tag) = open_ref(&reference, &dirs.store).map_err(image_error)?;
-    let image = store.read_image(&tag).map_err(|e| CliError::new(ExitCode::BadInput, e.to_string()))?;
-
-    let temp;
-    let rootfs = match &args.rootfs {
-        Some(dir) => dir.clone(),
-        None => {
-            std::fs::create_dir_all(&dirs.work).map_err(image_error)?;
-            temp = tempfile::Builder::new().prefix("run-").tempdir_in(&dirs.work).map_err(image_error)?;
-            temp.path().join("rootfs")
-        }
+    let options = RunOptions {
+        image: args.image,
+        process: args.process,
+        port: args.port,
+        env: args.env,
+        rootfs: args.rootfs,
+        args: args.args,
     };
-    out.progress(&format!("unpacking {} ({} layers) into {}", reference, image.manifest.layers.len(), rootfs.display()));
-    for layer in &image.manifest.layers {
-        extract_layer(store.blob_path(&layer.digest), &rootfs).map_err(image_error)?;
-        apply_whiteouts(&rootfs).map_err(|e| image_error(format!("layer {}: {e}", layer.digest)))?;
+    let status = crate::platform::run::run(&options, &Dirs::from_env(), &out.progress_sink())?;
+    match (status.code(), std::os::unix::process::ExitStatusExt::signal(&status)) {
+        (Some(0), _) => Ok(()),
+        (Some(code), _) => Err(CliError::ProcessExited(code)),
+        (None, signal) => Err(CliError::ProcessKilled(signal.unwrap_or(0))),
     }
-
-    let config = &image.config.config;
-    let (uid, gid) = user_ids(&config.user, &rootfs)?;
-    let mut env: Vec<(String, String)> =
-        config.env.iter().filter_map(|kv| kv.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    let mut overrides: Vec<(String, String)> = Vec::new();
-    if let Some(port) = args.port {
-        overrides.push(("PORT".into(), port.to_string()));
-    }
-    for kv in &args.env {
-        let (k, v) = kv
-            .split_once('=')
-            .filter(|(k, _)| !k.is_empty())
-            .ok_or_else(|| CliError::new(ExitCode::BadInput, format!("--env {kv:?}: expected NAME=VALUE")))?;
-        overrides.push((k.to_string(), v.to_string()));
-    }
-    for (k, v) in overrides {
-        env.retain(|(name, _)| name != &k);
-        env.push((k, v));
-    }
-    let mut argv: Vec<String> = match &args.process {
-        Some(process) => vec![format!("/cnb/process/{process}")],
-        None => config.entrypoint.clone(),
-    };
-    if !args.args.is_empty() {
-        argv.extend(args.args.iter().cloned());
-    } else if args.process.is_none() {
-        argv.extend(config.cmd.iter().cloned());
-    }
-    if argv.is_empty() {
-        return Err(CliError::new(ExitCode::BadInput, format!("{reference} has neither an entrypoint nor a command")));
-    }
-    if let Some(process) = &args.process
-        && std::fs::symlink_metadata(rootfs.join("cnb/process").join(process)).is_err()
-    {
-        return Err(CliError::new(ExitCode::BadInput, format!("{reference} has no process type {process:?}: see `kiln inspect {}`", args.image)));
-    }
-
-    let workdir = if config.working_dir.is_empty() { "/".to_string() } else { config.working_dir.clone() };
-    let mut command = Command::new(bwrap);
-    command
-        .args(["--unshare-all", "--share-net", "--die-with-parent"])
-        .arg("--bind")
-        .arg(&rootfs)
-        .arg("/")
-        .args(["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"])
-        .args(["--uid", &uid.to_string(), "--gid", &gid.to_string()])
-        .args(["--chdir", &workdir])
-        .arg("--clearenv");
-    for (k, v) in &env {
-        command.args(["--setenv", k, v]);
-    }
-    command.arg("--").args(&argv);
-    out.progress(&format!("running {} as {uid}:{gid}", argv.join(" ")));
-    // SIGINT or SIGTERM to kiln (Ctrl-C reaches the process too: same process group) stops
-    // the sandbox — bwrap is killed, and --die-with-parent takes the process with it — then
-    // kiln removes the rootfs. Handlers, not SIG_IGN: exec resets handlers to the default,
-    // while an ignored signal would stay ignored in the process.
-    let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(signal, interrupted.clone())
-            .map_err(|e| CliError::new(ExitCode::Internal, format!("cannot handle signal {signal}: {e}")))?;
-    }
-    let mut child = command.spawn().map_err(|e| CliError::new(ExitCode::Internal, format!("cannot start bwrap: {e}")))?;
-    let wait_error = |e: std::io::Error| CliError::new(ExitCode::Internal, format!("cannot wait for bwrap: {e}"));
-    loop {
-        if let Some(status) = child.try_wait().map_err(wait_error)? {
-            return Ok(status);
-        }
-        if interrupted.load(std::sync::atomic::Ordering::Relaxed) {
-            let _ = child.kill();
-            return child.wait().map_err(wait_error);
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-}
-
-/// The program `name` on PATH.
-fn find_on_path(name: &str) -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?).map(|dir| dir.join(name)).find(|p| p.is_file())
-}
-
-/// `uid[:gid]` or a user name looked up in the image's /etc/passwd; empty is root.
-fn user_ids(user: &str, rootfs: &Path) -> Result<(u32, u32), CliError> {
-    if user.is_empty() {
-        return Ok((0, 0));
-    }
-    let (name, group) = user.split_once(':').map_or((user, None), |(u, g)| (u, Some(g)));
-    let passwd = std::fs::read_to_string(rootfs.join("etc/passwd")).unwrap_or_default();
-    let lookup = |name: &str| -> Option<(u32, u32)> {
-        passwd.lines().map(|l| l.split(':').collect::<Vec<_>>()).find(|f| f.len() > 3 && f[0] == name).and_then(|f| {
-            Some((f[2].parse().ok()?, f[3].parse().ok()?))
-        })
-    };
-    let (uid, default_gid) = match name.parse::<u32>() {
-        Ok(uid) => (uid, uid),
-        Err(_) => lookup(name).ok_or_else(|| {
-            CliError::new(ExitCode::BadInput, format!("the image's user {name:?} is not in its /etc/passwd"))
-        })?,
-    };
-    let gid = match group {
-        Some(g) => g.parse().map_err(|_| CliError::new(ExitCode::BadInput, format!("the image's group {g:?} is not numeric")))?,
-        None => default_gid,
-    };
-    Ok((uid, gid))
-}
-
-/// Apply the whiteout files a layer left: `.wh.NAME` removes NAME (from a lower layer) and
-/// itself. An opaque whiteout (`.wh..wh..opq`) is refused: telling the layer's own entries
-/// from lower ones would need the layer's entry list.
-fn apply_whiteouts(root: &Path) -> Result<(), String> {
-    let mut found = Vec::new();
-    for entry in walkdir::WalkDir::new(root).follow_links(false) {
-        let entry = entry.map_err(|e| e.to_string())?;
-        let name = entry.file_name().to_string_lossy();
-        if name == ".wh..wh..opq" {
-            return Err(format!("opaque whiteout {} is not supported by kiln run", entry.path().display()));
-        }
-        if let Some(target) = name.strip_prefix(".wh.") {
-            found.push((entry.path().to_path_buf(), entry.path().with_file_name(target)));
-        }
-    }
-    for (marker, target) in found {
-        match std::fs::symlink_metadata(&target) {
-            Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(&target),
-            Ok(_) => std::fs::remove_file(&target),
-            Err(_) => Ok(()),
-        }
-        .map_err(|e| format!("cannot apply whiteout {}: {e}", marker.display()))?;
-        std::fs::remove_file(&marker).map_err(|e| format!("cannot remove {}: {e}", marker.display()))?;
-    }
-    Ok(())
 }

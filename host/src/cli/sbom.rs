@@ -2,13 +2,12 @@
 
 use clap::Args;
 
-use super::dirs::Dirs;
-use super::exit::{CliError, ExitCode};
+use super::exit::CliError;
 use super::output::Output;
 use crate::fetch::sbom::SBOM_LABEL;
-use crate::image::ImageRef;
-use crate::lifecycle::request::open_ref;
+use crate::image::{ImageRef, open_ref};
 use crate::lifecycle::sbom::read_image_sbom;
+use crate::platform::{Dirs, PlatformError};
 
 /// Arguments of `kiln sbom`.
 #[derive(Debug, Args)]
@@ -21,13 +20,15 @@ pub struct SbomArgs {
 /// Print the SBOM (CycloneDX JSON) of an image: every file its buildpacks fetched.
 pub fn run(args: SbomArgs, out: &Output) -> Result<(), CliError> {
     let dirs = Dirs::from_env();
-    let bad = |m: String| CliError::new(ExitCode::BadInput, m);
-    let reference = ImageRef::parse(&args.image).map_err(|e| bad(e.to_string()))?;
-    let (store, tag) = open_ref(&reference, &dirs.store).map_err(|e| CliError::new(ExitCode::Image, e.to_string()))?;
-    let image = store.read_image(&tag).map_err(|e| CliError::new(ExitCode::Image, e.to_string()))?;
-    let document = read_image_sbom(&store, &image).map_err(|e| CliError::new(ExitCode::Image, format!("{}: {e}", args.image)))?;
+    let reference = ImageRef::parse(&args.image)?;
+    let (store, tag) = open_ref(&reference, &dirs.store)?;
+    let image = store.read_image(&tag)?;
+    let document = read_image_sbom(&store, &image).map_err(|reason| PlatformError::Sbom { image: args.image.clone(), reason })?;
     let Some(document) = document else {
-        return Err(bad(format!("{} has no SBOM (no {SBOM_LABEL} label): its buildpacks fetched and declared nothing", args.image)));
+        return Err(CliError::Usage(format!(
+            "{} has no SBOM (no {SBOM_LABEL} label): its buildpacks fetched and declared nothing",
+            args.image
+        )));
     };
     out.result(String::from_utf8_lossy(&document).trim_end());
     Ok(())

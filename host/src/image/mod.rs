@@ -10,7 +10,8 @@
 //!   [`extract_layer`], which unpacks a layer while refusing every entry that would escape.
 //! - [`store`]: [`ImageStore`], a content-addressed OCI image layout with tags, written
 //!   atomically so an interrupted write never leaves a corrupt store.
-//! - [`reference`](mod@reference): [`ImageRef`], the image references the CLI accepts (`oci:DIR[:TAG]`, `NAME[:TAG]`).
+//! - [`reference`](mod@reference): [`ImageRef`], the image references the CLI accepts (`oci:DIR[:TAG]`, `NAME[:TAG]`),
+//!   and [`open_ref`], the store a reference lives in.
 //! - [`labels`]: the CNB label keys and their JSON payloads, shaped exactly as the CNB platform
 //!   spec (platform API 0.13, "Labels") and the reference lifecycle (`platform/files/*.go`) write them.
 //! - [`base`]: [`create_base_image`], which makes a one-layer run image from a root filesystem dir.
@@ -45,7 +46,7 @@ pub use layer_tar::{
 };
 pub use oci::{ContainerConfig, Descriptor, ImageConfig, Index, Manifest, Platform, RootFs};
 pub use docker_archive::write_docker_archive;
-pub use reference::{ImageRef, RegistryRef};
+pub use reference::{ImageRef, RegistryRef, open_ref};
 pub use registry::{RegistryClient, RegistryError, RegistryOptions};
 pub use store::{BlobWriter, Image, ImageStore};
 pub use unpack::unpack_image;

@@ -21,11 +21,11 @@
 //! that says they are not supported.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use super::ImageError;
-use super::store::validate_tag_name;
+use super::store::{ImageStore, validate_tag_name};
 
 /// The tag used when a reference has none.
 pub const DEFAULT_TAG: &str = "latest";
@@ -375,6 +375,19 @@ impl fmt::Display for ImageRef {
                     None => Ok(()),
                 }
             }
+        }
+    }
+}
+
+/// Open the store an image reference lives in, and the tag within it: an `oci:DIR` layout
+/// is its own store; local names, registry and docker-archive references are in the local
+/// store at `local_store` (a registry or docker-archive image is built there under its full
+/// name, `127.0.0.1:5000/app:latest`, then pushed or archived from there).
+pub fn open_ref(reference: &ImageRef, local_store: &Path) -> Result<(ImageStore, String), ImageError> {
+    match reference {
+        ImageRef::Layout { dir, .. } => Ok((ImageStore::open(dir)?, reference.tag_name())),
+        ImageRef::Store { .. } | ImageRef::Registry(_) | ImageRef::DockerArchive { .. } => {
+            Ok((ImageStore::open(local_store)?, reference.tag_name()))
         }
     }
 }

@@ -137,10 +137,7 @@ impl Detector<'_> {
                 .into_iter()
                 .map(|(buildpack, handle)| {
                     let result = handle.join().unwrap_or_else(|_| {
-                        Err(LifecycleError::InvalidBuildOutput {
-                            buildpack: buildpack.id().to_string(),
-                            message: "detection panicked in the host".into(),
-                        })
+                        Err(LifecycleError::HostPanic { during: format!("during detect of {}", buildpack.id()) })
                     });
                     (buildpack, result)
                 })
@@ -155,6 +152,9 @@ impl Detector<'_> {
                 }
                 Ok(None) => Outcome::Failed,
                 Err(error @ LifecycleError::Sandbox(crate::sandbox::SandboxError::LimitExceeded { .. })) => return Err(error),
+                // A host panic is kiln's bug: it stops the build instead of counting as the
+                // buildpack's detect error.
+                Err(error @ LifecycleError::HostPanic { .. }) => return Err(error),
                 Err(error) => {
                     self.report(buildpack, false, Some(error.to_string()));
                     Outcome::Errored(error.to_string())

@@ -8,12 +8,6 @@ use crate::sandbox::SandboxError;
 /// What can stop a build.
 #[derive(Debug, thiserror::Error)]
 pub enum LifecycleError {
-    /// The app dir is missing or not a directory.
-    #[error("the app path {path} does not exist or is not a directory; pass the app's source directory with --path")]
-    AppDirMissing {
-        /// The path given.
-        path: PathBuf,
-    },
     /// A buildpack could not be loaded, or its descriptor is invalid.
     #[error("{message}")]
     InvalidBuildpack {
@@ -51,6 +45,20 @@ pub enum LifecycleError {
         reference: String,
         /// The cause.
         source: ImageError,
+    },
+    /// The previous image could not be read from its registry (`--publish`).
+    #[error("cannot read the previous image {reference}: {source}")]
+    PreviousImage {
+        /// The image's registry reference.
+        reference: String,
+        /// The cause.
+        source: ImageError,
+    },
+    /// kiln itself panicked while running a buildpack: a kiln bug, not the buildpack's fault.
+    #[error("kiln bug: the host panicked {during}; please report it")]
+    HostPanic {
+        /// What kiln was doing (e.g. "during detect of kiln/nodejs").
+        during: String,
     },
     /// The sandbox failed or a buildpack failed in it.
     #[error(transparent)]

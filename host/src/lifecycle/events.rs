@@ -146,7 +146,7 @@ pub enum Event {
         /// The cache dir.
         dir: String,
     },
-    /// The whole build finished (emitted by the CLI).
+    /// The whole build finished, distribution included (emitted by the platform).
     BuildFinished {
         /// Wall time of the whole build, in milliseconds.
         millis: u128,

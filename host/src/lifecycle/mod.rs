@@ -1,9 +1,11 @@
-//! The lifecycle: prepare, detect, build and export, one module a phase.
+//! The lifecycle: analyze, prepare, detect, restore, build and export, one module a phase.
 //!
 //! [`run_build`] drives the phases for one `kiln build`; each phase is a struct of
-//! explicit inputs with one verb method ([`detect::Detector::detect`],
-//! [`build::Builder::build`], [`export::Exporter::export`]), as the CNB lifecycle's
-//! `phase/*.go` are. Phases report progress as [`events::Event`]s and never print.
+//! explicit inputs with one verb method ([`analyze::Analyzer::analyze`],
+//! [`detect::Detector::detect`], [`build::Builder::build`], [`export::Exporter::export`]),
+//! as the CNB lifecycle's `phase/*.go` are. Phases report progress as [`events::Event`]s
+//! and never print. What to build with (builder, buildpacks, run image, registries) is
+//! resolved before, by [`crate::platform`].
 
 pub mod analyze;
 pub mod app_layers;

@@ -6,22 +6,21 @@ use std::time::Instant;
 use super::build::Builder;
 use super::detect::Detector;
 use super::events::{Event, Phase, Reporter, millis};
-use super::analyze::analyze;
+use super::analyze::{Analyzed, Analyzer, PreviousImage};
 use super::cache::Cache;
 use super::export::{Exporter, RunImage, export_cache};
-use super::layer_writer::KnownBlobs;
 use super::restore::restore;
-use crate::image::oci::MEDIA_TYPE_OCI_LAYER_GZIP;
 use super::prepare::prepare;
 use super::workspace::Workspace;
 use super::{LifecycleError, Target};
 use crate::buildpack::project::FileFilter;
 use crate::buildpack::{BuildpackSource, Order};
 use crate::image::labels::{BASE_DISTRO_NAME_LABEL, BASE_DISTRO_VERSION_LABEL};
-use crate::image::{Descriptor, ImageRef, ImageStore};
+use crate::image::{Descriptor, ImageRef, open_ref};
 use crate::sandbox::{Limits, Sandbox};
 
-/// Everything one build needs; every field is a flag, file or env var of the CLI.
+/// Everything one build needs, resolved by the platform ([`crate::platform`]) from flags,
+/// files and env vars.
 #[derive(Debug, Clone)]
 pub struct BuildRequest {
     /// Where to write the image.
@@ -52,10 +51,9 @@ pub struct BuildRequest {
     pub cache_dir: PathBuf,
     /// Drop the cache before building.
     pub clear_cache: bool,
-    /// The previous image when it is not in the destination store: with `--publish`, the
-    /// manifest and config read from the registry (its layers are not downloaded). `None`:
-    /// look the image's tag up in the destination store.
-    pub previous_image: Option<crate::image::Image>,
+    /// Where analyze looks for the previous image: the destination store, or with
+    /// `--publish` the registry.
+    pub previous_image: PreviousImage,
 }
 
 /// What a build produced.
@@ -67,18 +65,6 @@ pub struct BuildReport {
     pub group: Vec<String>,
 }
 
-/// Open the store an image reference lives in, and the tag within it.
-pub fn open_ref(reference: &ImageRef, store_dir: &std::path::Path) -> Result<(ImageStore, String), crate::image::ImageError> {
-    match reference {
-        ImageRef::Layout { dir, .. } => Ok((ImageStore::open(dir)?, reference.tag_name())),
-        // Registry and docker-archive images are built into the local store under their name
-        // (`127.0.0.1:5000/app:latest`), then pushed or archived from there.
-        ImageRef::Store { .. } | ImageRef::Registry(_) | ImageRef::DockerArchive { .. } => {
-            Ok((ImageStore::open(store_dir)?, reference.tag_name()))
-        }
-    }
-}
-
 fn timed<T>(phase: Phase, reporter: &Reporter, f: impl FnOnce() -> Result<T, LifecycleError>) -> Result<T, LifecycleError> {
     reporter(&Event::PhaseStarted { phase });
     let started = Instant::now();
@@ -88,11 +74,9 @@ fn timed<T>(phase: Phase, reporter: &Reporter, f: impl FnOnce() -> Result<T, Lif
     Ok(result)
 }
 
-/// Run prepare, detect, build and export.
+/// Run analyze, prepare, detect, restore, build and export. The app dir is the caller's to
+/// check (the platform does, before reading its project.toml).
 pub fn run_build(request: &BuildRequest, sandbox: &Sandbox, reporter: &Reporter) -> Result<BuildReport, LifecycleError> {
-    if !request.app_dir.is_dir() {
-        return Err(LifecycleError::AppDirMissing { path: request.app_dir.clone() });
-    }
     let run_ref = request.run_image.to_string();
     let (run_store, run_tag) = open_ref(&request.run_image, &request.store_dir)
         .map_err(|source| LifecycleError::RunImage { reference: run_ref.clone(), source })?;
@@ -111,39 +95,8 @@ pub fn run_build(request: &BuildRequest, sandbox: &Sandbox, reporter: &Reporter)
         Cache::clear(&request.cache_dir)?;
     }
     let mut cache = Cache::open(&request.cache_dir)?;
-    let (mut analysis, known) = timed(Phase::Analyze, reporter, || {
-        let previous = match (&request.previous_image, destination.resolve(&tag)?) {
-            (Some(remote), _) => Some(remote.clone()),
-            (None, Some(descriptor)) => destination.read_image_at(&descriptor).ok(),
-            (None, None) => None,
-        };
-        // The previous image's SBOM says which components belong to the layers a buildpack
-        // may keep; without it those layers lose their SBOM entries (a warning, not an error).
-        let previous_sbom = previous.as_ref().and_then(|image| match super::sbom::read_image_sbom(&destination, image) {
-            Ok(document) => document,
-            Err(error) => {
-                tracing::warn!(%error, "cannot read the previous image's SBOM; layers kept from it lose their SBOM entries");
-                None
-            }
-        });
-        let analysis = analyze(previous.as_ref(), previous_sbom.as_deref(), Some(&cache));
-        let mut known = KnownBlobs::default();
-        // A previous image read from a registry may have blobs the store lacks: only local
-        // blobs can be reused.
-        for (diff_id, descriptor) in analysis.image_blobs.iter().filter(|(_, d)| destination.has_blob(&d.digest)) {
-            known.add(diff_id.clone(), descriptor.clone(), destination.blob_path(&descriptor.digest));
-        }
-        for layers in cache.index.buildpacks.values() {
-            for layer in layers.values() {
-                let descriptor = Descriptor::new(MEDIA_TYPE_OCI_LAYER_GZIP, layer.digest.clone(), layer.size);
-                known.add(layer.diff_id.clone(), descriptor, cache.store().blob_path(&layer.digest));
-            }
-        }
-        reporter(&Event::Analyzed {
-            previous_image: previous.is_some(),
-            layers: analysis.layers.values().map(|l| l.len()).sum(),
-        });
-        Ok((analysis, known))
+    let Analyzed { mut analysis, known } = timed(Phase::Analyze, reporter, || {
+        Analyzer { previous: &request.previous_image, destination: &destination, tag: &tag, cache: &cache, reporter }.analyze()
     })?;
 
     let buildpacks = timed(Phase::Prepare, reporter, || prepare(sandbox, &request.buildpacks, &request.limits, reporter))?;

@@ -151,7 +151,7 @@ impl Watchdog {
             for dir in EMERGENCY_CLEANUP.lock().unwrap_or_else(|p| p.into_inner()).drain(..) {
                 let _ = std::fs::remove_dir_all(dir);
             }
-            std::process::exit(52);
+            std::process::exit(crate::cli::ExitCode::LimitExceeded.code());
         }
     }
 }

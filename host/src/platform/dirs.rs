@@ -9,6 +9,7 @@
 use std::path::PathBuf;
 
 /// kiln's directories.
+#[derive(Debug, Clone)]
 pub struct Dirs {
     /// The local image store.
     pub store: PathBuf,
