@@ -75,6 +75,7 @@ impl BuildArgs {
     /// The flags as the platform's options.
     fn options(self) -> BuildOptions {
         let fetch = self.capabilities.overrides();
+        let exec = self.capabilities.exec();
         BuildOptions {
             image: self.image,
             publish: self.publish,
@@ -99,7 +100,7 @@ impl BuildArgs {
                 layer_bytes: self.capabilities.limit_layer_bytes,
                 processes: self.capabilities.limit_processes,
             },
-            exec: self.capabilities.exec(),
+            exec,
             fetch,
         }
     }

@@ -14,7 +14,7 @@ use std::process::{Command, ExitStatus};
 use super::Progress;
 use super::dirs::Dirs;
 use super::error::PlatformError;
-use crate::image::{ImageRef, extract_layer, open_ref};
+use crate::image::{ImageRef, open_ref, unpack_image};
 
 /// What to run and how.
 #[derive(Debug, Clone, Default)]
@@ -64,10 +64,8 @@ pub fn run(options: &RunOptions, dirs: &Dirs, progress: &Progress) -> Result<Exi
         }
     };
     progress(&format!("unpacking {} ({} layers) into {}", reference, image.manifest.layers.len(), rootfs.display()));
-    for layer in &image.manifest.layers {
-        extract_layer(store.blob_path(&layer.digest), &rootfs)?;
-        apply_whiteouts(&rootfs).map_err(|e| unpack_error(format!("layer {}: {e}", layer.digest)))?;
-    }
+    // Whiteouts are applied as the OCI spec says, never outside the rootfs (image::unpack).
+    unpack_image(&store, &image, &rootfs)?;
 
     let config = &image.config.config;
     let (uid, gid) = user_ids(&config.user, &rootfs)?;
@@ -177,29 +175,3 @@ fn user_ids(user: &str, rootfs: &Path) -> Result<(u32, u32), PlatformError> {
     Ok((uid, gid))
 }
 
-/// Apply the whiteout files a layer left: `.wh.NAME` removes NAME (from a lower layer) and
-/// itself. An opaque whiteout (`.wh..wh..opq`) is refused: telling the layer's own entries
-/// from lower ones would need the layer's entry list.
-fn apply_whiteouts(root: &Path) -> Result<(), String> {
-    let mut found = Vec::new();
-    for entry in walkdir::WalkDir::new(root).follow_links(false) {
-        let entry = entry.map_err(|e| e.to_string())?;
-        let name = entry.file_name().to_string_lossy();
-        if name == ".wh..wh..opq" {
-            return Err(format!("opaque whiteout {} is not supported by kiln run", entry.path().display()));
-        }
-        if let Some(target) = name.strip_prefix(".wh.") {
-            found.push((entry.path().to_path_buf(), entry.path().with_file_name(target)));
-        }
-    }
-    for (marker, target) in found {
-        match std::fs::symlink_metadata(&target) {
-            Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(&target),
-            Ok(_) => std::fs::remove_file(&target),
-            Err(_) => Ok(()),
-        }
-        .map_err(|e| format!("cannot apply whiteout {}: {e}", marker.display()))?;
-        std::fs::remove_file(&marker).map_err(|e| format!("cannot remove {}: {e}", marker.display()))?;
-    }
-    Ok(())
-}
