@@ -210,6 +210,7 @@ pub fn jail_start(env: &Env) -> Vec<Row> {
         report_path: Default::default(),
         tmp_bytes: 64 << 20,
         limits: ProcessLimits { cpu_seconds: 60, data_bytes: 1 << 30, file_bytes: 1 << 30, processes: 64, open_files: 1024 },
+        cgroup_procs: None,
     };
     let limits = StepLimits {
         wall_time: Duration::from_secs(60),

@@ -2,7 +2,8 @@
 //! host (`kiln __jail`), each single-threaded, so that no namespace work ever happens in
 //! the multi-threaded host process.
 //!
-//! 1. **outer** (`__jail`): dies with the host thread that started it (`PDEATHSIG`); enters
+//! 1. **outer** (`__jail`): dies with the host thread that started it (`PDEATHSIG`); joins
+//!    the jail's pids cgroup when the host made one (see `cgroup`); enters
 //!    a new user namespace where it is uid 0 mapped to the host user (one uid, as any
 //!    unprivileged user may), and a new pid namespace for its child; starts the init stage
 //!    and waits; writes the [`Report`] to the host's report file. It stays outside the
@@ -78,6 +79,11 @@ fn outer_main() -> ! {
 fn outer(spec_text: &str) -> Result<Report, Report> {
     let setup = |what: &str, e: nix::Error| Report::SetupFailed(format!("{what}: {e}"));
     prctl::set_pdeathsig(Signal::SIGKILL).map_err(|e| setup("PR_SET_PDEATHSIG", e))?;
+    let (spec, _) = read_spec().map_err(Report::SetupFailed)?;
+    if let Some(procs) = &spec.cgroup_procs {
+        std::fs::write(procs, std::process::id().to_string())
+            .map_err(|e| Report::SetupFailed(format!("joining the jail's pids cgroup {}: {e}", procs.display())))?;
+    }
     let uid = nix::unistd::getuid();
     let gid = nix::unistd::getgid();
     unshare(CloneFlags::CLONE_NEWUSER).map_err(|e| {

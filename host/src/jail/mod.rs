@@ -16,7 +16,7 @@
 //! | network | an empty network namespace: no interface is up, not even the host's loopback |
 //! | pid, ipc, uts | its own; host name `kiln`; it cannot see or signal any host process |
 //! | env | exactly what the buildpack passed, nothing of the host's |
-//! | limits | the call's: total resident memory, total CPU, wall time, process count (host-side watch, [`run::TICK`]), log output, the layers disk watch; per process `RLIMIT_CPU`, `RLIMIT_DATA`, `RLIMIT_FSIZE`, `RLIMIT_NPROC`, `RLIMIT_NOFILE`, no core dumps |
+//! | limits | the call's: total resident memory, total CPU, wall time, process count (host-side watch, [`run::TICK`]), log output, the layers disk watch; a pids cgroup where kiln may make one (`cgroup`); per process `RLIMIT_CPU`, `RLIMIT_DATA`, `RLIMIT_FSIZE`, `RLIMIT_NPROC`, `RLIMIT_NOFILE`, no core dumps |
 //! | end | when the program exits, or a limit trips, every process of the jail is killed (its pid namespace's init exits) |
 //!
 //! The work happens in two helper stages of the `kiln` binary itself (`child`), started
@@ -24,6 +24,7 @@
 //! multi-threaded host process. Where user namespaces are unavailable, a step fails with
 //! [`JailError::Unavailable`], naming what to check; wasm-only builds are not affected.
 
+mod cgroup;
 mod child;
 mod mounts;
 pub mod run;

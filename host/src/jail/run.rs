@@ -147,6 +147,10 @@ pub fn run(
     std::fs::create_dir(&root).map_err(|e| JailError::Setup(format!("{}: {e}", root.display())))?;
     step.spec.root_mountpoint = root;
     step.spec.report_path = control.path().join("report.json");
+    // The outer stage, the init and the program's processes; one more so the watch sees
+    // the limit passed (and names it) rather than forks failing quietly.
+    let cgroup = super::cgroup::PidsCgroup::create(step.limits.processes + 3);
+    step.spec.cgroup_procs = cgroup.as_ref().map(super::cgroup::PidsCgroup::procs);
     let spec_text = serde_json::to_string(&step.spec).map_err(|e| JailError::Setup(e.to_string()))?;
 
     let started = Instant::now();
@@ -251,6 +255,7 @@ pub fn run(
     for reader in readers {
         let _ = reader.join();
     }
+    drop(cgroup);
     if let Some((limit, detail)) = tripped {
         return Err(JailError::Limit(limit, detail));
     }

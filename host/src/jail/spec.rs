@@ -64,6 +64,9 @@ pub struct JailSpec {
     pub tmp_bytes: u64,
     /// Per-process kernel limits.
     pub limits: ProcessLimits,
+    /// The `cgroup.procs` of the jail's pids cgroup, which the outer stage joins first.
+    #[serde(default)]
+    pub cgroup_procs: Option<PathBuf>,
 }
 
 /// How a jailed step ended, as the helper reports it to the host.

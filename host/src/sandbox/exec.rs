@@ -186,6 +186,7 @@ impl ExecState {
                 processes: limits.processes,
                 open_files: 4096,
             },
+            cgroup_procs: None,
         };
         let step = Step {
             helper: &self.grant.helper,
