@@ -23,7 +23,7 @@ use crate::image::labels::{
     BUILD_METADATA_LABEL, BuildMetadata, BuildpackLayerMetadata, BuildpackLayersMetadata, GroupElement,
     LIFECYCLE_METADATA_LABEL, LauncherMetadata, LayerSha, LayersMetadata, ProcessMetadata, RunImageForRebase,
 };
-use crate::image::oci::{History, MEDIA_TYPE_OCI_CONFIG, MEDIA_TYPE_OCI_LAYER_GZIP, Manifest, NORMALIZED_CREATED};
+use crate::image::oci::{ContainerConfig, History, MEDIA_TYPE_OCI_CONFIG, MEDIA_TYPE_OCI_LAYER_GZIP, Manifest, NORMALIZED_CREATED};
 use crate::image::{Descriptor, Image, ImageStore, LayerBlob, LayerBuilder, Owner};
 
 /// Where the launcher lives in the image.
@@ -251,10 +251,7 @@ impl Exporter<'_> {
         if let Some(diff_id) = &sbom {
             container.labels.insert(crate::fetch::sbom::SBOM_LABEL.into(), diff_id.to_string());
         }
-        let path = kiln_cnb::env::app_image_path(container.env_var("PATH"));
-        container.set_env_var("PATH", &path);
-        container.set_env_var("CNB_LAYERS_DIR", LAYERS_GUEST_PATH);
-        container.set_env_var("CNB_APP_DIR", APP_GUEST_PATH);
+        set_platform_env(container);
         container.working_dir = APP_GUEST_PATH.into();
         container.entrypoint = match &launch.buildpack_default_process_type {
             None => vec![LAUNCHER_PATH.into()],
@@ -369,4 +366,34 @@ pub fn export_cache(
     }
     cache.save(index)?;
     Ok(count)
+}
+
+/// The env the app image adds to the run image's: `PATH` by the rule rebase also follows
+/// ([`kiln_cnb::env::app_image_path`]), and where the launcher finds the layers and the app.
+fn set_platform_env(container: &mut ContainerConfig) {
+    let path = kiln_cnb::env::app_image_path(container.env_var("PATH"));
+    container.set_env_var("PATH", &path);
+    container.set_env_var("CNB_LAYERS_DIR", LAYERS_GUEST_PATH);
+    container.set_env_var("CNB_APP_DIR", APP_GUEST_PATH);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_process_dir_goes_in_front_of_the_run_images_path() {
+        let mut container = ContainerConfig { env: vec!["PATH=/usr/bin:/bin".into(), "LANG=C".into()], ..ContainerConfig::default() };
+        set_platform_env(&mut container);
+        assert_eq!(container.env, ["PATH=/cnb/process:/usr/bin:/bin", "LANG=C", "CNB_LAYERS_DIR=/layers", "CNB_APP_DIR=/workspace"]);
+    }
+
+    #[test]
+    fn a_run_image_without_path_gets_the_default_path_without_a_second_path_prefix() {
+        let mut container = ContainerConfig::default();
+        set_platform_env(&mut container);
+        let path = container.env_var("PATH").unwrap();
+        assert_eq!(path, format!("/cnb/process:{}", kiln_cnb::env::DEFAULT_PATH));
+        assert!(!path.contains("PATH="), "{path}");
+    }
 }

@@ -15,6 +15,8 @@ use std::time::Duration;
 
 use sha2::{Digest as _, Sha256};
 
+use crate::error_text::error_chain;
+
 /// Counters of what an [`Archive`] did.
 #[derive(Debug, Default)]
 pub struct ArchiveStats {
@@ -67,14 +69,14 @@ impl Archive {
     pub fn get(&self, path: &str) -> Result<Option<Vec<u8>>, String> {
         let url = self.url(path);
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
-        let response = self.client.get(&url).send().map_err(|e| format!("GET {url}: {}", chain(&e)))?;
+        let response = self.client.get(&url).send().map_err(|e| format!("GET {url}: {}", error_chain(&e)))?;
         if response.status() == reqwest::StatusCode::NOT_FOUND {
             return Ok(None);
         }
         if !response.status().is_success() {
             return Err(format!("GET {url}: HTTP {}", response.status()));
         }
-        let body = response.bytes().map_err(|e| format!("GET {url}: {}", chain(&e)))?;
+        let body = response.bytes().map_err(|e| format!("GET {url}: {}", error_chain(&e)))?;
         self.stats.bytes_downloaded.fetch_add(body.len() as u64, Ordering::Relaxed);
         Ok(Some(body.to_vec()))
     }
@@ -105,7 +107,7 @@ impl Archive {
         fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let url = self.url(path);
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
-        let mut response = self.client.get(&url).send().map_err(|e| format!("GET {url}: {}", chain(&e)))?;
+        let mut response = self.client.get(&url).send().map_err(|e| format!("GET {url}: {}", error_chain(&e)))?;
         if !response.status().is_success() {
             return Err(format!("GET {url}: HTTP {}", response.status()));
         }
@@ -143,18 +145,6 @@ pub fn hash_reader(mut reader: impl Read) -> io::Result<(String, u64)> {
     let mut hasher = Sha256::new();
     let n = io::copy(&mut reader, &mut hasher)?;
     Ok((hex::encode(hasher.finalize()), n))
-}
-
-/// An error with its sources, e.g. "error sending request: connection refused".
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 #[cfg(test)]
