@@ -260,7 +260,7 @@ working-dir = "/workspace/srv"
         assert!(web.args.is_empty());
         assert!(web.direct, "missing direct means direct");
         assert_eq!(web.buildpack_id, None);
-        assert_eq!(md.to_toml(), "[[processes]]\ntype = \"web\"\ncommand = [\"bundle exec rackup\"]\nargs = []\ndirect = true\n");
+        assert_eq!(md.to_toml(), "buildpacks = []\n\n[[processes]]\ntype = \"web\"\ncommand = [\"bundle exec rackup\"]\nargs = []\ndirect = true\n");
     }
 
     #[test]
