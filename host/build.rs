@@ -6,7 +6,7 @@ include!("build/guest_build.rs");
 fn main() {
     let host = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let root = host.parent().unwrap().to_path_buf();
-    for dir in ["wit", "sdk", "buildpacks", "launcher"] {
+    for dir in ["wit", "sdk", "buildpacks", "launcher", "cnb"] {
         rerun_if_tree_changed(&root.join(dir));
     }
 

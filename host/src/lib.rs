@@ -12,12 +12,14 @@
 //! - [`image`]: the OCI model, the local store, reproducible layer tars, CNB labels.
 //! - [`fetch`]: the `fetch` host import: policy, download cache, mirrors, provenance, SBOM.
 //! - [`config`]: kiln's config file (defaults for builds, limits, registries, fetch).
+//! - [`error_text`]: an error and its sources on one line, for messages.
 //! - [`cli`]: the `kiln` command line (parsing, output, and the one exit-code table).
 
 pub mod base;
 pub mod buildpack;
 pub mod cli;
 pub mod config;
+pub mod error_text;
 pub mod fetch;
 pub mod image;
 pub mod jail;

@@ -1,20 +1,21 @@
 //! The launch environment: the inherited env, layer path dirs and layer env files.
 //!
 //! Follows the buildpack spec ("Environment") as the lifecycle implements it
-//! (`env/env.go`, `env/launch.go`, `doEnv` in `launch/launcher.go`):
+//! (`env/env.go`, `env/launch.go`, `doEnv` in `launch/launcher.go`), with the rules shared
+//! with the host in [`kiln_cnb::env`]:
 //!
 //! 1. Start from the launcher's env without the platform's own variables
-//!    ([`EXCLUDED_VARS`]), and with `/cnb/process` and `/cnb/lifecycle` taken out of `PATH`.
-//! 2. For each buildpack in group order: for each of its layers (by name) prepend
-//!    `<layer>/bin` to `PATH` and `<layer>/lib` to `LD_LIBRARY_PATH`; then for each of its
-//!    layers apply `<layer>/env/`, `<layer>/env.launch/`, `<layer>/env.launch/<type>/`.
+//!    ([`EXCLUDED_VARS`]), and with `/cnb/process` and `/cnb/lifecycle` taken out of `PATH`
+//!    ([`kiln_cnb::env::launch_path`]).
+//! 2. For each buildpack in group order: for each of its layers (by name) prepend the
+//!    [`LAUNCH_PATH_DIRS`] (`<layer>/bin` to `PATH`, `<layer>/lib` to `LD_LIBRARY_PATH`); then
+//!    for each of its layers apply its [`launch_env_dirs`]: `env/`, `env.launch/`,
+//!    `env.launch/<type>/`.
 //!
-//! Env file rules: the variable is the file name up to the first `.`, the rest is the action:
-//! none or `override` sets, `default` sets only when unset or empty, `append`/`prepend` join
-//! with the contents of `<NAME>.delim` in the same directory (empty when absent; nothing is
-//! added when the current value is empty), `delim` sets nothing, anything else is ignored.
-//! Contents are used verbatim. Files are applied in name order; directories are skipped;
-//! symlinks are followed. Entries that cannot be used are skipped with a warning.
+//! Env files follow [`EnvFileName`] and [`EnvAction`] (the suffix table is in
+//! [`kiln_cnb::env`]). Files are applied in name order; directories are skipped; symlinks
+//! are followed (the launcher runs inside the image, whose files are the app's own). Entries
+//! that cannot be used are skipped with a warning.
 
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
@@ -23,7 +24,10 @@ use std::io::{self, Read};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::Path;
 
-use crate::layers::{BuildpackLayers, is_plain_component, list_dir};
+use kiln_cnb::ProcessType;
+use kiln_cnb::env::{EnvAction, EnvFileName, LAUNCH_PATH_DIRS, launch_env_dirs, launch_path, prepend_path_bytes};
+
+use crate::layers::{BuildpackLayers, list_dir};
 use crate::warn;
 
 /// Variables the platform uses to drive the launcher, removed from the app's env
@@ -35,12 +39,6 @@ pub const EXCLUDED_VARS: [&str; 5] = [
     "CNB_PLATFORM_API",
     "CNB_DEPRECATION_MODE",
 ];
-
-/// `PATH` entries removed from the app's env: where the launcher and its links live.
-pub const STRIPPED_PATH_DIRS: [&str; 2] = ["/cnb/process", "/cnb/lifecycle"];
-
-/// Layer subdirectories prepended to path variables at launch.
-const ROOT_DIRS: [(&str, &str); 2] = [("bin", "PATH"), ("lib", "LD_LIBRARY_PATH")];
 
 /// The largest env file read; anything bigger could not be passed to `exec` anyway.
 const MAX_ENV_FILE: u64 = 1 << 20;
@@ -60,19 +58,14 @@ impl Env {
     }
 
     /// The base launch env: `vars` (the launcher's own env) without [`EXCLUDED_VARS`] and
-    /// with [`STRIPPED_PATH_DIRS`] removed from `PATH`.
+    /// with the launcher's dirs removed from `PATH` ([`launch_path`]).
     pub fn launch_base(vars: impl IntoIterator<Item = (OsString, OsString)>) -> Self {
         let mut env = Self::new(
             vars.into_iter()
                 .filter(|(k, _)| !EXCLUDED_VARS.iter().any(|x| k == x)),
         );
         if let Some(path) = env.vars.get_mut(OsStr::new("PATH")) {
-            let kept: Vec<&[u8]> = path
-                .as_bytes()
-                .split(|&b| b == b':')
-                .filter(|dir| !STRIPPED_PATH_DIRS.iter().any(|s| s.as_bytes() == *dir))
-                .collect();
-            *path = OsString::from_vec(kept.join(&b':'));
+            *path = OsString::from_vec(launch_path(path.as_bytes()));
         }
         env
     }
@@ -103,29 +96,31 @@ impl Env {
 
     /// Applies every buildpack's launch layers, in order, for a process of `process_type`
     /// (`None`: a command from the command line, which has no process-specific env).
-    pub fn apply_layers(&mut self, buildpacks: &[BuildpackLayers], process_type: Option<&str>) {
+    pub fn apply_layers(&mut self, buildpacks: &[BuildpackLayers], process_type: Option<&ProcessType>) {
+        let env_dirs = launch_env_dirs(process_type);
         for bp in buildpacks {
             for layer in &bp.layers {
                 self.add_root_dir(layer);
             }
             for layer in &bp.layers {
-                self.apply_env_dir(&layer.join("env"));
-                self.apply_env_dir(&layer.join("env.launch"));
-                if let Some(t) = process_type.filter(|t| is_plain_component(t)) {
-                    self.apply_env_dir(&layer.join("env.launch").join(t));
+                for dir in &env_dirs {
+                    self.apply_env_dir(&layer.join(dir));
                 }
             }
         }
     }
 
-    /// Prepends `<layer>/bin` to `PATH` and `<layer>/lib` to `LD_LIBRARY_PATH` when they exist.
+    /// Prepends the [`LAUNCH_PATH_DIRS`] of `layer` (`<layer>/bin` to `PATH`, `<layer>/lib` to
+    /// `LD_LIBRARY_PATH`) when they exist.
     pub fn add_root_dir(&mut self, layer: &Path) {
-        for (dir, var) in ROOT_DIRS {
+        for (dir, vars) in LAUNCH_PATH_DIRS {
             let child = layer.join(dir);
             match fs::metadata(&child) {
                 Ok(_) => {
-                    let value = join(child.as_os_str(), b":", self.get(var));
-                    self.set(var, value);
+                    for var in *vars {
+                        let value = prepend_path_bytes(child.as_os_str().as_bytes(), self.get(var).as_bytes());
+                        self.set(*var, OsString::from_vec(value));
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(e) => warn(format_args!("skipping {}: {e}", child.display())),
@@ -140,61 +135,23 @@ impl Env {
             if file_type.is_dir() {
                 continue;
             }
-            let bytes = file_name.as_bytes();
-            let (name, action) = match bytes.iter().position(|&b| b == b'.') {
-                Some(dot) => (&bytes[..dot], Some(&bytes[dot + 1..])),
-                None => (bytes, None),
-            };
-            let action = match action {
-                None | Some(b"override") => Action::Override,
-                Some(b"default") => Action::Default,
-                Some(b"append") => Action::Append,
-                Some(b"prepend") => Action::Prepend,
-                _ => continue, // `.delim` and unknown suffixes set nothing
-            };
             let path = dir.join(&file_name);
-            if name.is_empty() || name.contains(&b'=') {
-                warn(format_args!(
-                    "skipping {}: not a valid variable name",
-                    path.display()
-                ));
-                continue;
-            }
-            let name = OsStr::from_bytes(name);
+            let file = match EnvFileName::parse(file_name.as_bytes()) {
+                Ok(Some(file)) if file.action != EnvAction::Delim => file,
+                Ok(_) => continue, // `.delim` files and unknown suffixes set nothing
+                Err(e) => {
+                    warn(format_args!("skipping {}: {e}", path.display()));
+                    continue;
+                }
+            };
+            let name = OsStr::from_bytes(file.var);
             let Some(value) = read_value(&path) else {
                 continue;
             };
-            let current = self.get_os(name);
-            let new = match action {
-                Action::Override => value,
-                Action::Default if current.is_empty() => value,
-                Action::Default => continue,
-                Action::Append => join(current, &delim(dir, name), &value),
-                Action::Prepend => join(&value, &delim(dir, name), current),
-            };
-            self.set(name, new);
-        }
-    }
-}
-
-enum Action {
-    Override,
-    Default,
-    Append,
-    Prepend,
-}
-
-/// `first + delim + second`, or just `first` when `second` is empty (and just `second`
-/// when `first` is).
-fn join(first: &OsStr, delim: &[u8], second: &OsStr) -> OsString {
-    match (first.is_empty(), second.is_empty()) {
-        (_, true) => first.to_owned(),
-        (true, false) => second.to_owned(),
-        (false, false) => {
-            let mut out = first.as_bytes().to_vec();
-            out.extend_from_slice(delim);
-            out.extend_from_slice(second.as_bytes());
-            OsString::from_vec(out)
+            let delim = delim(dir, name);
+            if let Some(new) = file.action.apply_bytes(self.get_os(name).as_bytes(), value.as_bytes(), &delim) {
+                self.set(name, OsString::from_vec(new));
+            }
         }
     }
 }
@@ -422,7 +379,7 @@ mod tests {
     }
 
     /// Two buildpacks, each with one layer setting every kind of variable.
-    fn two_buildpacks(root: &Path, process_type: Option<&str>) -> Env {
+    fn two_buildpacks(root: &Path, process_type: Option<&ProcessType>) -> Env {
         for (bp, layer) in [("first", "a"), ("second", "b")] {
             let l = format!("{bp}/{layer}");
             tree(
@@ -504,17 +461,14 @@ mod tests {
             layers: vec![root.path().join("bp/l")],
         }];
         let mut web = Env::default();
-        web.apply_layers(&layers, Some("web"));
+        web.apply_layers(&layers, Some(&ProcessType::parse("web").unwrap()));
         assert_eq!(web, env(&[("A", "env"), ("B", "launch"), ("C", "web")]));
         let mut command = Env::default();
         command.apply_layers(&layers, None);
         assert_eq!(command.get("C"), "launch");
-        let mut hostile = Env::default();
-        hostile.apply_layers(&layers, Some(".."));
-        assert_eq!(
-            hostile.get("C"),
-            "launch",
-            "a type that is not one path component is ignored"
+        assert!(
+            ProcessType::parse("..").is_err(),
+            "a type that is not one path component cannot reach a process dir"
         );
     }
 }

@@ -18,7 +18,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 
 use crate::env::Env;
-use crate::layers::{BuildpackLayers, is_plain_component, list_dir};
+use kiln_cnb::ProcessType;
+
+use crate::layers::{BuildpackLayers, list_dir};
 use crate::warn;
 
 /// The file descriptor exec.d programs write their output to.
@@ -74,14 +76,14 @@ impl fmt::Display for ExecDError {
 /// Runs every exec.d program of `buildpacks` in order, setting their variables in `env`.
 pub fn run_all(
     buildpacks: &[BuildpackLayers],
-    process_type: Option<&str>,
+    process_type: Option<&ProcessType>,
     env: &mut Env,
 ) -> Result<(), ExecDError> {
     for layer in buildpacks.iter().flat_map(|bp| &bp.layers) {
         let dir = layer.join("exec.d");
         run_dir(&dir, env)?;
-        if let Some(t) = process_type.filter(|t| is_plain_component(t)) {
-            run_dir(&dir.join(t), env)?;
+        if let Some(t) = process_type {
+            run_dir(&dir.join(t.as_str()), env)?;
         }
     }
     Ok(())
@@ -261,7 +263,7 @@ mod tests {
             layers: vec![layer],
         }];
         let mut env = base_env();
-        run_all(&layers, Some("web"), &mut env).unwrap();
+        run_all(&layers, Some(&ProcessType::parse("web").unwrap()), &mut env).unwrap();
         assert_eq!(env.get("A"), "one");
         assert_eq!(env.get("B"), "one-two");
         assert_eq!(env.get("C"), "one-two-web");

@@ -10,7 +10,8 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::metadata::Buildpack;
+use kiln_cnb::GroupBuildpack;
+
 use crate::warn;
 
 /// The launch layers of one buildpack, sorted by name.
@@ -25,11 +26,11 @@ pub struct BuildpackLayers {
 /// The layer directories of each buildpack under `layers_dir`, in group order. Buildpacks
 /// without a directory are left out. Only real directories are layers (as `DirEntry.IsDir`
 /// in the lifecycle: a symlink is not a layer); `<layer>.toml` files are skipped by that rule.
-pub fn launch_layers(layers_dir: &Path, buildpacks: &[Buildpack]) -> Vec<BuildpackLayers> {
+pub fn launch_layers(layers_dir: &Path, buildpacks: &[GroupBuildpack]) -> Vec<BuildpackLayers> {
     buildpacks
         .iter()
         .filter_map(|bp| {
-            let dir = layers_dir.join(bp.escaped_id());
+            let dir = layers_dir.join(bp.id.escaped());
             let entries = list_dir(&dir)?;
             let layers = entries
                 .into_iter()
@@ -37,7 +38,7 @@ pub fn launch_layers(layers_dir: &Path, buildpacks: &[Buildpack]) -> Vec<Buildpa
                 .map(|(name, _)| dir.join(name))
                 .collect();
             Some(BuildpackLayers {
-                id: bp.id.clone(),
+                id: bp.id.to_string(),
                 layers,
             })
         })
@@ -69,19 +70,13 @@ pub fn list_dir(dir: &Path) -> Option<Vec<(OsString, fs::FileType)>> {
     Some(entries)
 }
 
-/// Whether `name` can be used as a single path component (for `env.launch/<type>` and
-/// `exec.d/<type>`): a process type like `..` must not reach outside the layer.
-pub fn is_plain_component(name: &str) -> bool {
-    !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\0'])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn bp(id: &str) -> Buildpack {
-        Buildpack {
-            id: id.into(),
+    fn bp(id: &str) -> GroupBuildpack {
+        GroupBuildpack {
+            id: kiln_cnb::BuildpackId::parse(id).unwrap(),
             version: "1".into(),
             api: "0.10".into(),
         }
@@ -117,14 +112,5 @@ mod tests {
                 },
             ]
         );
-    }
-
-    #[test]
-    fn plain_components() {
-        assert!(is_plain_component("web"));
-        assert!(is_plain_component("web.v2"));
-        for bad in ["", ".", "..", "a/b", "/abs"] {
-            assert!(!is_plain_component(bad), "{bad}");
-        }
     }
 }

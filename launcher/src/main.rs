@@ -12,7 +12,6 @@
 mod env;
 mod execd;
 mod layers;
-mod metadata;
 mod select;
 
 use std::convert::Infallible;
@@ -22,8 +21,10 @@ use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
+use kiln_cnb::launch::METADATA_PATH;
+use kiln_cnb::{LaunchMetadata, LaunchMetadataError};
+
 use crate::env::Env;
-use crate::metadata::{Metadata, MetadataError};
 use crate::select::{Launch, SelectError};
 
 /// The prefix of every message the launcher prints.
@@ -40,7 +41,7 @@ enum Failure {
     /// No process could be selected.
     Select(SelectError),
     /// The launch metadata could not be read.
-    Metadata(MetadataError),
+    Metadata(LaunchMetadataError),
     /// The app dir could not be entered.
     AppDir {
         path: PathBuf,
@@ -115,7 +116,7 @@ fn run() -> Result<Infallible, Failure> {
     let layers_dir = absolute(dir_from_env("CNB_LAYERS_DIR", "/layers"));
     let process_type_var = std::env::var_os("CNB_PROCESS_TYPE");
 
-    let metadata = Metadata::load(&layers_dir.join("config").join("metadata.toml"))
+    let metadata = LaunchMetadata::load(&layers_dir.join(METADATA_PATH))
         .map_err(Failure::Metadata)?;
     let launch = select::select(
         &metadata,
@@ -130,8 +131,8 @@ fn run() -> Result<Infallible, Failure> {
     })?;
     let layers = layers::launch_layers(&layers_dir, &metadata.buildpacks);
     let mut env = Env::launch_base(std::env::vars_os());
-    env.apply_layers(&layers, launch.process_type.as_deref());
-    execd::run_all(&layers, launch.process_type.as_deref(), &mut env).map_err(Failure::ExecD)?;
+    env.apply_layers(&layers, launch.process_type.as_ref());
+    execd::run_all(&layers, launch.process_type.as_ref(), &mut env).map_err(Failure::ExecD)?;
 
     exec(launch, &env)
 }
@@ -205,7 +206,7 @@ mod tests {
             .exit_code(),
             84
         );
-        let md = Failure::Metadata(MetadataError::CannotRead {
+        let md = Failure::Metadata(LaunchMetadataError::CannotRead {
             path: "/m".into(),
             source: io(),
         });

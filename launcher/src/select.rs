@@ -16,12 +16,11 @@ use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::metadata::{Metadata, Process};
+use kiln_cnb::env::PROCESS_DIR;
+use kiln_cnb::{LaunchMetadata, LaunchProcess, ProcessType};
 
 /// The name the launcher binary has in images; any other argv[0] basename may be a process type.
 pub const LAUNCHER_NAME: &str = "launcher";
-/// The directory of the process-type symlinks.
-pub const PROCESS_DIR: &str = "/cnb/process";
 /// The shell used for commands that are not direct.
 pub const SHELL: &str = "/bin/sh";
 
@@ -30,7 +29,7 @@ pub const SHELL: &str = "/bin/sh";
 pub struct Launch {
     /// The selected process type; `None` for a command given on the launcher's command line.
     /// Selects the `env.launch/<type>` and `exec.d/<type>` directories.
-    pub process_type: Option<String>,
+    pub process_type: Option<ProcessType>,
     /// The program and its arguments; `argv[0]` is looked up on the launch `PATH`.
     pub argv: Vec<OsString>,
     /// The process's `working-dir`; the app dir when `None`.
@@ -89,7 +88,7 @@ impl fmt::Display for SelectError {
 /// Selects what to run from the launcher's `argv` (including argv[0]), the metadata and the
 /// value of `CNB_PROCESS_TYPE` (`None` or empty when unset).
 pub fn select(
-    metadata: &Metadata,
+    metadata: &LaunchMetadata,
     argv: &[OsString],
     env_process_type: Option<&str>,
 ) -> Result<Launch, SelectError> {
@@ -139,8 +138,8 @@ pub fn select(
 
 /// The launch of a metadata process, with the user's arguments applied.
 fn from_process(
-    metadata: &Metadata,
-    process: &Process,
+    metadata: &LaunchMetadata,
+    process: &LaunchProcess,
     user_args: &[OsString],
 ) -> Result<Launch, SelectError> {
     let (exe, always_args) =
@@ -148,7 +147,7 @@ fn from_process(
             .command
             .split_first()
             .ok_or_else(|| SelectError::EmptyCommand {
-                process_type: process.process_type.clone(),
+                process_type: process.process_type.to_string(),
             })?;
     let default_args = process.args.iter().map(OsString::from);
     let mut args: Vec<OsString> = always_args.iter().map(OsString::from).collect();
@@ -191,8 +190,12 @@ fn shell_argv<'a>(words: impl Iterator<Item = &'a OsStr>) -> Vec<OsString> {
 
 /// Buildpacks before API 0.9 had user arguments appended to a process's args rather than
 /// replacing them. An unknown buildpack or unparsable API counts as recent.
-fn buildpack_api_before_0_9(metadata: &Metadata, process: &Process) -> bool {
-    let Some(buildpack) = metadata.buildpack(&process.buildpack_id) else {
+fn buildpack_api_before_0_9(metadata: &LaunchMetadata, process: &LaunchProcess) -> bool {
+    let Some(buildpack) = process
+        .buildpack_id
+        .as_deref()
+        .and_then(|id| metadata.buildpack(id))
+    else {
         return false;
     };
     let mut parts = buildpack.api.split('.').map(str::parse::<u32>);
@@ -202,13 +205,13 @@ fn buildpack_api_before_0_9(metadata: &Metadata, process: &Process) -> bool {
     }
 }
 
-fn not_found(metadata: &Metadata, requested: &str) -> SelectError {
+fn not_found(metadata: &LaunchMetadata, requested: &str) -> SelectError {
     SelectError::ProcessTypeNotFound {
         requested: requested.to_string(),
         available: metadata
             .processes
             .iter()
-            .map(|p| p.process_type.clone())
+            .map(|p| p.process_type.to_string())
             .collect(),
     }
 }
@@ -216,19 +219,19 @@ fn not_found(metadata: &Metadata, requested: &str) -> SelectError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metadata::Buildpack;
+    use kiln_cnb::{BuildpackId, GroupBuildpack};
 
-    fn metadata() -> Metadata {
-        Metadata {
-            buildpack_default_process_type: Some("web".into()),
+    fn metadata() -> LaunchMetadata {
+        LaunchMetadata {
+            buildpack_default_process_type: Some(ProcessType::parse("web").unwrap()),
             buildpacks: vec![
-                Buildpack {
-                    id: "new/bp".into(),
+                GroupBuildpack {
+                    id: BuildpackId::parse("new/bp").unwrap(),
                     version: "1".into(),
                     api: "0.10".into(),
                 },
-                Buildpack {
-                    id: "old/bp".into(),
+                GroupBuildpack {
+                    id: BuildpackId::parse("old/bp").unwrap(),
                     version: "1".into(),
                     api: "0.8".into(),
                 },
@@ -246,13 +249,13 @@ mod tests {
         }
     }
 
-    fn process(t: &str, command: &[&str], args: &[&str], bp: &str) -> Process {
-        Process {
-            process_type: t.into(),
+    fn process(t: &str, command: &[&str], args: &[&str], bp: &str) -> LaunchProcess {
+        LaunchProcess {
+            process_type: ProcessType::parse(t).unwrap(),
             command: command.iter().map(|s| s.to_string()).collect(),
             args: args.iter().map(|s| s.to_string()).collect(),
             direct: true,
-            buildpack_id: bp.into(),
+            buildpack_id: Some(BuildpackId::parse(bp).unwrap()),
             working_dir: None,
         }
     }
@@ -261,7 +264,7 @@ mod tests {
         words.iter().map(OsString::from).collect()
     }
 
-    fn run(md: &Metadata, words: &[&str], env: Option<&str>) -> Result<Launch, SelectError> {
+    fn run(md: &LaunchMetadata, words: &[&str], env: Option<&str>) -> Result<Launch, SelectError> {
         select(md, &argv(words), env)
     }
 
@@ -332,7 +335,7 @@ mod tests {
             err.to_string(),
             "process type cron was not found; available: web, worker, legacy"
         );
-        let err = run(&Metadata::default(), &["launcher"], Some("web")).unwrap_err();
+        let err = run(&LaunchMetadata::default(), &["launcher"], Some("web")).unwrap_err();
         assert_eq!(
             err.to_string(),
             "process type web was not found; available: none"
@@ -341,14 +344,14 @@ mod tests {
 
     #[test]
     fn no_default_and_no_args_is_an_error() {
-        let err = run(&Metadata::default(), &["/cnb/lifecycle/launcher"], None).unwrap_err();
+        let err = run(&LaunchMetadata::default(), &["/cnb/lifecycle/launcher"], None).unwrap_err();
         assert_eq!(err, SelectError::CommandRequired);
         assert_eq!(
             err.to_string(),
             "when there is no default process a command is required"
         );
         assert_eq!(
-            run(&Metadata::default(), &[], None).unwrap_err(),
+            run(&LaunchMetadata::default(), &[], None).unwrap_err(),
             SelectError::CommandRequired
         );
     }

@@ -103,3 +103,37 @@ fn project_toml_sets_env_excludes_files_and_is_checked() {
     home.run(&["build", "app", "--path", app.path().to_str().unwrap(), "--run-image", "run-base"])
         .failure(3, &["project.toml is invalid", "exclde"]);
 }
+
+#[test]
+fn a_buildpack_listed_twice_in_a_group_runs_once() {
+    let home = KilnHome::new();
+    home.busybox_run_image("run-base");
+    let dir = tempfile::tempdir().unwrap();
+    let builder = dir.path().join("builder.toml");
+    std::fs::write(
+        &builder,
+        r#"description = "a repeated buildpack"
+[[buildpacks]]
+id = "kiln/procfile"
+
+[[order]]
+[[order.group]]
+id = "kiln/procfile"
+[[order.group]]
+id = "kiln/procfile"
+optional = true
+
+[run]
+[[run.images]]
+image = "run-base"
+"#,
+    )
+    .unwrap();
+    let app = dir.path().join("app");
+    std::fs::create_dir(&app).unwrap();
+    std::fs::write(app.join("Procfile"), "web: httpd -f").unwrap();
+    let (ids, run) = group_of(&home, &builder, &app);
+    assert_eq!(ids, ["kiln/procfile"], "the repeat is skipped, as the lifecycle does");
+    assert_eq!(run.stderr.lines().filter(|l| *l == "[build] kiln/procfile").count(), 1, "it built once:\n{run}");
+    assert!(run.stderr.contains("[kiln/procfile] listed again in group 1: skipped"), "-v says so:\n{run}");
+}

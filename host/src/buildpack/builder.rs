@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::names::BuildpackId;
+use kiln_cnb::BuildpackId;
 use super::order::{Group, GroupEntry, Order};
 
 /// The default builder's run image: Debian bookworm's default package set, built by

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::names::BuildpackId;
+use kiln_cnb::BuildpackId;
 
 /// Buildpack API versions this lifecycle implements, oldest first.
 pub const SUPPORTED_BUILDPACK_APIS: &[&str] = &["0.10", "0.11"];

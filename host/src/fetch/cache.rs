@@ -38,6 +38,12 @@ impl DownloadCache {
         DownloadCache { root: cache_root.join("downloads") }
     }
 
+    /// A cache directly in `root` (`<root>/<algorithm>/<hex>`): the Debian archive's
+    /// `<kiln cache>/debian`.
+    pub fn at(root: PathBuf) -> Self {
+        DownloadCache { root }
+    }
+
     /// Its directory.
     pub fn root(&self) -> &Path {
         &self.root

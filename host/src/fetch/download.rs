@@ -14,6 +14,7 @@ use reqwest::blocking::Client;
 
 use super::digest::Hasher;
 use super::policy::{Policy, Refusal};
+use crate::error_text::error_chain;
 
 /// Most redirects followed for one fetch.
 pub const MAX_REDIRECTS: usize = 5;
@@ -153,22 +154,6 @@ fn copy_capped(
     out.flush().map_err(DownloadError::Io)?;
     Ok(total)
 }
-
-/// An error and its sources on one line.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
-}
-
 
 #[cfg(test)]
 mod tests {

@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | npm | `$NPM_CONFIG_REGISTRY`, `registry=` in `~/.npmrc`, `/etc/npmrc`, `/usr/local/etc/npmrc` (what `npm config get registry` reports) | `https://registry.npmjs.org/` |
 //! | pip | `$PIP_INDEX_URL`, `$PIP_EXTRA_INDEX_URL`, `index-url`/`extra-index-url` in `/etc/pip.conf`, `/etc/xdg/pip/pip.conf`, `~/.pip/pip.conf`, `~/.config/pip/pip.conf` (what `pip config list` reports) | `https://pypi.org/`, `https://files.pythonhosted.org/` |
-//! | apt | `deb` lines of `/etc/apt/sources.list`, `/etc/apt/sources.list.d/*.list`, `URIs:` of `*.sources` | none |
+//! | apt | `deb` lines of `/etc/apt/sources.list`, `/etc/apt/sources.list.d/*.list`, `URIs:` of `Types: deb` stanzas of `*.sources` (not `deb-src`, not `Enabled: no`; [`read_apt_sources`], the base builder's parser) | none |
 //!
 //! Files are read, never the tools run: that is fast and works where the tools are not
 //! installed. A value that is not an http(s) URL is skipped.
@@ -12,6 +12,7 @@
 use std::path::PathBuf;
 
 use super::policy::AllowRule;
+use crate::base::debian::sources::read_apt_sources;
 
 /// npm's public registry.
 pub const NPM_DEFAULT: &str = "https://registry.npmjs.org/";
@@ -107,45 +108,11 @@ impl SystemConfig {
         out
     }
 
-    /// The Debian archive URIs of the apt sources.
+    /// The Debian archive URIs of the apt sources: the enabled `deb` sources, read by the
+    /// one parser the base builder uses too ([`read_apt_sources`]), so a `deb-src` line or
+    /// an `Enabled: no` stanza never becomes a fetch host.
     pub fn apt_uris(&self) -> Vec<String> {
-        let mut uris = Vec::new();
-        let mut texts: Vec<(bool, String)> = Vec::new();
-        if let Some(text) = self.read("/etc/apt/sources.list") {
-            texts.push((false, text));
-        }
-        let dir = self.root.join("etc/apt/sources.list.d");
-        let mut entries: Vec<PathBuf> =
-            std::fs::read_dir(&dir).map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect()).unwrap_or_default();
-        entries.sort();
-        for path in entries {
-            let deb822 = path.extension().is_some_and(|e| e == "sources");
-            if (deb822 || path.extension().is_some_and(|e| e == "list"))
-                && let Ok(text) = std::fs::read_to_string(&path)
-            {
-                texts.push((deb822, text));
-            }
-        }
-        for (deb822, text) in texts {
-            for line in text.lines().map(str::trim) {
-                if deb822 {
-                    if let Some(value) = line.strip_prefix("URIs:") {
-                        uris.extend(value.split_whitespace().map(str::to_string));
-                    }
-                } else if let Some(rest) = line.strip_prefix("deb ").or_else(|| line.strip_prefix("deb-src ")) {
-                    let rest = rest.trim_start();
-                    // Skip `[arch=amd64 signed-by=...]` options.
-                    let rest = match rest.strip_prefix('[') {
-                        Some(options) => options.split_once(']').map(|(_, r)| r).unwrap_or(""),
-                        None => rest,
-                    };
-                    if let Some(uri) = rest.split_whitespace().next() {
-                        uris.push(uri.to_string());
-                    }
-                }
-            }
-        }
-        uris
+        read_apt_sources(&self.root.join("etc/apt")).into_iter().map(|source| source.uri).collect()
     }
 
     /// Mirrors that make the public registries come from where this machine's tools get
@@ -217,8 +184,8 @@ mod tests {
         let home = root.path().join("home");
         write(&home, ".npmrc", "; comment\nregistry = https://npm.corp.example/repo\n");
         write(root.path(), "etc/pip.conf", "[global]\nindex-url = https://pip.corp.example/simple\nextra-index-url = https://extra.example/simple https://two.example/\n");
-        write(root.path(), "etc/apt/sources.list", "# x\ndeb [arch=amd64 signed-by=/k.gpg] http://deb.debian.org/debian bookworm main\ndeb-src http://src.example/debian bookworm main\n");
-        write(root.path(), "etc/apt/sources.list.d/debian.sources", "Types: deb\nURIs: http://deb.debian.org/debian-security\nSuites: bookworm-security\n");
+        write(root.path(), "etc/apt/sources.list", "# x\ndeb [arch=amd64 signed-by=/k.gpg] http://deb.debian.org/debian bookworm main\n");
+        write(root.path(), "etc/apt/sources.list.d/debian.sources", "Types: deb\nURIs: http://deb.debian.org/debian-security\nSuites: bookworm-security\nComponents: main\n");
         write(root.path(), "etc/apt/sources.list.d/ignored.txt", "deb http://ignored.example/ x y\n");
         let sys = SystemConfig { root: root.path().into(), home: Some(home), env: vec![] };
         let rules: Vec<String> = sys.default_rules().iter().map(ToString::to_string).collect();
@@ -230,7 +197,6 @@ mod tests {
                 "https://extra.example/simple/",
                 "https://two.example/",
                 "http://deb.debian.org/debian/",
-                "http://src.example/debian/",
                 "http://deb.debian.org/debian-security/",
             ]
         );
@@ -241,5 +207,24 @@ mod tests {
         assert_eq!(sys.registry_mirrors()[1], ("http://deb.debian.org/debian/".to_string(), "http://apt.corp.example/debian".to_string()));
         let sys = SystemConfig { env: vec![("NPM_CONFIG_REGISTRY".into(), "https://env.example/".into())], ..sys };
         assert_eq!(sys.npm_registry(), "https://env.example/");
+    }
+
+    #[test]
+    fn deb_src_and_disabled_sources_never_become_fetch_hosts() {
+        let root = tempfile::tempdir().unwrap();
+        write(root.path(), "etc/apt/sources.list", "deb-src http://src.example/debian bookworm main\ndeb http://on.example/debian bookworm main\n");
+        write(
+            root.path(),
+            "etc/apt/sources.list.d/more.sources",
+            "Types: deb-src\nURIs: http://src822.example/debian\nSuites: bookworm\nComponents: main\n\n\
+             Types: deb\nURIs: http://off.example/debian\nSuites: bookworm\nComponents: main\nEnabled: no\n",
+        );
+        let sys = SystemConfig { root: root.path().into(), home: None, env: vec![] };
+        assert_eq!(sys.apt_uris(), ["http://on.example/debian"]);
+        let rules: Vec<String> = sys.default_rules().iter().map(ToString::to_string).collect();
+        for host in ["src.example", "src822.example", "off.example"] {
+            assert!(!rules.iter().any(|r| r.contains(host)), "{host} became a fetch host: {rules:?}");
+        }
+        assert_eq!(sys.registry_mirrors(), [("http://deb.debian.org/debian/".to_string(), "http://on.example/debian".to_string())]);
     }
 }

@@ -15,7 +15,7 @@ use super::labels::{
 };
 use super::layer_tar::{LayerBuilder, ModePolicy, Owner};
 use super::oci::{
-    DEFAULT_PATH_ENV, Descriptor, History, ImageConfig, MEDIA_TYPE_OCI_CONFIG, Manifest,
+    Descriptor, History, ImageConfig, MEDIA_TYPE_OCI_CONFIG, Manifest, default_path_env,
     NORMALIZED_CREATED,
 };
 use super::store::{ImageStore, validate_tag_name};
@@ -65,7 +65,7 @@ impl Default for BaseImageOptions {
 /// symlinks), writes it into `store`, tags it `tag` and returns the manifest descriptor.
 ///
 /// The config has `os` linux, the host's `architecture`, `created` 1980-01-01T00:00:01Z,
-/// `Env` [`DEFAULT_PATH_ENV`] plus `options.env`, `User` from `options`, and the labels
+/// `Env` [`default_path_env`] plus `options.env`, `User` from `options`, and the labels
 /// `io.buildpacks.base.id`, `io.buildpacks.base.distro.name`/`.version` (when known) and
 /// `io.buildpacks.rebasable=true`. The same rootfs gives the same digest every time.
 pub fn create_base_image(
@@ -104,7 +104,7 @@ pub fn create_base_image(
 
     let mut config = ImageConfig::new_linux();
     config.config.user = options.user.clone();
-    config.config.env = std::iter::once(DEFAULT_PATH_ENV.to_owned())
+    config.config.env = std::iter::once(default_path_env())
         .chain(options.env.iter().cloned())
         .collect();
     config.config.labels = labels;
@@ -232,7 +232,7 @@ mod tests {
         );
         assert_eq!(c.created.as_deref(), Some("1980-01-01T00:00:01Z"));
         assert_eq!(c.config.user, "1000:1000");
-        assert_eq!(c.config.env, [DEFAULT_PATH_ENV]);
+        assert_eq!(c.config.env, [default_path_env()]);
         assert_eq!(image.label(BASE_ID_LABEL), Some("kiln/run"));
         assert_eq!(image.label(BASE_DISTRO_NAME_LABEL), Some("testos"));
         assert_eq!(image.label(BASE_DISTRO_VERSION_LABEL), Some("1.2"));
@@ -375,7 +375,7 @@ mod tests {
                 .as_array()
                 .unwrap()
                 .iter()
-                .any(|e| e == DEFAULT_PATH_ENV)
+                .any(|e| e == default_path_env().as_str())
         );
     }
 }

@@ -172,6 +172,13 @@ pub struct BuildpackLayerMetadata {
     pub cache: bool,
 }
 
+impl BuildpackLayerMetadata {
+    /// The layer's types (e.g. for [`LayerTypes::is_launch_only`](kiln_cnb::LayerTypes::is_launch_only)).
+    pub fn types(&self) -> kiln_cnb::LayerTypes {
+        kiln_cnb::LayerTypes { launch: self.launch, build: self.build, cache: self.cache }
+    }
+}
+
 /// A buildpack's `store.toml`: `{"metadata": {...}}`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StoreMetadata {

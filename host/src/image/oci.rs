@@ -42,9 +42,12 @@ pub const ANNOTATION_CREATED: &str = "org.opencontainers.image.created";
 /// The `created` time kiln writes: 1980-01-01T00:00:01Z, the constant the CNB lifecycle uses.
 pub const NORMALIZED_CREATED: &str = "1980-01-01T00:00:01Z";
 
-/// The PATH a Linux base image gets when none is given.
-pub const DEFAULT_PATH_ENV: &str =
-    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// The `PATH=...` env entry a Linux base image gets when none is given: the shared
+/// [`kiln_cnb::env::DEFAULT_PATH`]. An env entry, not a value: to get the `PATH` of an app
+/// image use [`kiln_cnb::env::app_image_path`].
+pub fn default_path_env() -> String {
+    format!("PATH={}", kiln_cnb::env::DEFAULT_PATH)
+}
 
 /// Whether `media_type` is an image manifest (OCI or Docker schema 2).
 pub fn is_manifest_media_type(media_type: &str) -> bool {

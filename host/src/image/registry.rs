@@ -41,6 +41,7 @@ use super::oci::{
 use super::reference::RegistryRef;
 use super::store::{Image, ImageStore};
 use super::{Digest, ImageError};
+use crate::error_text::error_chain;
 
 /// How many times a transient failure is retried (so up to `RETRIES + 1` attempts).
 pub const RETRIES: u32 = 4;
@@ -562,21 +563,6 @@ fn is_transient(error: &OciDistributionError) -> bool {
         OciDistributionError::IoError(_) => true,
         _ => false,
     }
-}
-
-/// An error and its sources, `a: b: c`.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 fn unsupported(reference: &RegistryRef, reason: String) -> RegistryError {

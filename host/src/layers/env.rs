@@ -14,6 +14,10 @@
 //!    current value is empty). Contents are used verbatim (a trailing newline is kept).
 //!    Other suffixes are ignored, as are subdirectories.
 //!
+//! These rules (dirs, suffixes, path dirs) are the ones the launcher applies at launch, and
+//! both take them from [`kiln_cnb::env`]; this module adds what only the host does: reading
+//! files a buildpack wrote without trusting them, and the platform env.
+//!
 //! The env accumulates across buildpacks, so a later buildpack's path dirs come first, its
 //! overrides win and its defaults lose. The platform's user-provided env (`<platform>/env`)
 //! is laid over it for each buildpack, as the lifecycle does: path variables get the user's
@@ -31,19 +35,10 @@ use std::io::{self, Read};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
+use kiln_cnb::env::{BUILD_ENV_DIRS, BUILD_PATH_DIRS, EnvAction, EnvFileName, EnvNameError, PATH_VARS, prepend_path};
+
 /// Largest env file (or delimiter file) accepted from a buildpack, in bytes.
 pub const MAX_ENV_FILE: u64 = 64 * 1024;
-
-/// The layer subdirectories that extend path variables, and the variables they extend.
-pub const PATH_DIRS: &[(&str, &[&str])] = &[
-    ("bin", &["PATH"]),
-    ("lib", &["LD_LIBRARY_PATH", "LIBRARY_PATH"]),
-    ("include", &["CPATH"]),
-    ("pkgconfig", &["PKG_CONFIG_PATH"]),
-];
-
-/// Separator of path lists (Linux).
-const PATH_SEPARATOR: &str = ":";
 
 /// An env file that cannot be used, or an env dir that cannot be read.
 #[derive(Debug, thiserror::Error)]
@@ -84,7 +79,7 @@ pub enum EnvError {
         /// The file.
         path: PathBuf,
         /// What is wrong with the name.
-        reason: &'static str,
+        reason: EnvNameError,
     },
     /// An env file's contents are not UTF-8.
     #[error("env file {} is not UTF-8 text; write the value as UTF-8", path.display())]
@@ -106,35 +101,10 @@ pub enum EnvError {
     },
 }
 
-/// What an env file does to its variable, from its suffix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Action {
-    Override,
-    Default,
-    Append,
-    Prepend,
-    /// Supplies the delimiter for `.append`/`.prepend` of the same name; sets nothing.
-    Delim,
-}
-
-impl Action {
-    /// The action of a file-name suffix (the part after the first `.`), `None` if unknown.
-    fn from_suffix(suffix: Option<&str>) -> Option<Action> {
-        match suffix {
-            None | Some("override") => Some(Action::Override),
-            Some("default") => Some(Action::Default),
-            Some("append") => Some(Action::Append),
-            Some("prepend") => Some(Action::Prepend),
-            Some("delim") => Some(Action::Delim),
-            Some(_) => None,
-        }
-    }
-}
-
 /// One usable env file of a directory.
 struct EnvFile {
     name: String,
-    action: Action,
+    action: EnvAction,
     value: String,
 }
 
@@ -174,18 +144,18 @@ impl BuildEnv {
         if !image_path.starts_with('/') || image_path.contains([':', '\0']) {
             return Err(EnvError::BadImagePath { path: layer_image_path.to_string() });
         }
-        for (sub, vars) in PATH_DIRS {
+        for (sub, vars) in BUILD_PATH_DIRS {
             let host = layer_host_dir.join(sub);
             if self.real_dir(&host)? {
                 let value = format!("{image_path}/{sub}");
                 for var in *vars {
                     let current = self.layers.get(*var).map(String::as_str).unwrap_or("");
-                    let joined = prepend(&value, PATH_SEPARATOR, current);
+                    let joined = prepend_path(&value, current);
                     self.layers.insert(var.to_string(), joined);
                 }
             }
         }
-        for dir in ["env", "env.build"] {
+        for dir in BUILD_ENV_DIRS {
             self.apply_env_dir(&layer_host_dir.join(dir))?;
         }
         self.merge();
@@ -229,9 +199,8 @@ impl BuildEnv {
     fn merge(&mut self) {
         let mut merged = self.layers.clone();
         for (name, value) in &self.platform {
-            let is_path_var = PATH_DIRS.iter().any(|(_, vars)| vars.contains(&name.as_str()));
-            let new = if is_path_var {
-                prepend(value, PATH_SEPARATOR, merged.get(name).map(String::as_str).unwrap_or(""))
+            let new = if PATH_VARS.contains(&name.as_str()) {
+                prepend_path(value, merged.get(name).map(String::as_str).unwrap_or(""))
             } else {
                 value.clone()
             };
@@ -248,20 +217,15 @@ impl BuildEnv {
         let files = self.read_env_dir(dir)?;
         let delims: BTreeMap<&str, &str> = files
             .iter()
-            .filter(|f| f.action == Action::Delim)
+            .filter(|f| f.action == EnvAction::Delim)
             .map(|f| (f.name.as_str(), f.value.as_str()))
             .collect();
         for file in &files {
             let current = self.layers.get(&file.name).map(String::as_str).unwrap_or("");
             let delim = delims.get(file.name.as_str()).copied().unwrap_or("");
-            let new = match file.action {
-                Action::Override => file.value.clone(),
-                Action::Default if current.is_empty() => file.value.clone(),
-                Action::Default | Action::Delim => continue,
-                Action::Append => append(current, delim, &file.value),
-                Action::Prepend => prepend(&file.value, delim, current),
-            };
-            self.layers.insert(file.name.clone(), new);
+            if let Some(new) = file.action.apply(current, &file.value, delim) {
+                self.layers.insert(file.name.clone(), new);
+            }
         }
         Ok(())
     }
@@ -269,7 +233,7 @@ impl BuildEnv {
     /// The usable files of an env dir, sorted by file name; skips what must be skipped.
     fn read_env_dir(&mut self, dir: &Path) -> Result<Vec<EnvFile>, EnvError> {
         let cannot_list = |source| EnvError::CannotReadDir { path: dir.to_path_buf(), source };
-        let mut found: BTreeMap<String, (String, Action)> = BTreeMap::new();
+        let mut found: BTreeMap<String, (String, EnvAction)> = BTreeMap::new();
         for entry in fs::read_dir(dir).map_err(cannot_list)? {
             let entry = entry.map_err(cannot_list)?;
             let path = entry.path();
@@ -286,24 +250,19 @@ impl BuildEnv {
                 self.warn(format!("skipped {}: it is not a regular file", path.display()));
                 continue;
             }
-            let Some(file_name) = entry.file_name().to_str().map(str::to_string) else {
-                return Err(EnvError::BadName { path, reason: "the file name is not UTF-8" });
+            let file_name = entry.file_name();
+            let (name, action) = match EnvFileName::parse(file_name.as_encoded_bytes()) {
+                Ok(Some(file)) => (file.var, file.action),
+                Ok(None) => {
+                    tracing::debug!(path = %path.display(), "ignoring env file with an unknown suffix");
+                    continue;
+                }
+                Err(reason) => return Err(EnvError::BadName { path, reason }),
             };
-            let (name, suffix) = match file_name.split_once('.') {
-                Some((name, suffix)) => (name, Some(suffix)),
-                None => (file_name.as_str(), None),
+            let (Ok(name), Some(file_name)) = (std::str::from_utf8(name), file_name.to_str()) else {
+                return Err(EnvError::BadName { path, reason: EnvNameError::NotUtf8 });
             };
-            let Some(action) = Action::from_suffix(suffix) else {
-                tracing::debug!(path = %path.display(), "ignoring env file with an unknown suffix");
-                continue;
-            };
-            if name.is_empty() {
-                return Err(EnvError::BadName { path, reason: "the name before the first '.' is empty" });
-            }
-            if name.contains(['=', '\0']) {
-                return Err(EnvError::BadName { path, reason: "the name contains '=' or NUL" });
-            }
-            found.insert(file_name.clone(), (name.to_string(), action));
+            found.insert(file_name.to_string(), (name.to_string(), action));
         }
         let mut files = Vec::with_capacity(found.len());
         for (file_name, (name, action)) in found {
@@ -344,16 +303,6 @@ impl BuildEnv {
         }
         Ok(Some(value))
     }
-}
-
-/// `value` in front of `current`, with `delim` between unless `current` is empty.
-fn prepend(value: &str, delim: &str, current: &str) -> String {
-    if current.is_empty() { value.to_string() } else { format!("{value}{delim}{current}") }
-}
-
-/// `value` after `current`, with `delim` between unless `current` is empty.
-fn append(current: &str, delim: &str, value: &str) -> String {
-    if current.is_empty() { value.to_string() } else { format!("{current}{delim}{value}") }
 }
 
 #[cfg(test)]

@@ -1,63 +1,15 @@
-//! Layers: validated layer names and what a buildpack's build says about its layers.
+//! Layers: what a buildpack's build says about its layers, checked.
 //!
-//! The host never trusts a name or path a buildpack returns: [`LayerName`] enforces the
-//! spec's rules plus the ones that keep names usable as a single path component, and
-//! [`check_layer_dir`] makes sure a layer is a real directory inside the buildpack's own
-//! layers dir, not a symlink to somewhere else.
+//! The host never trusts a name or path a buildpack returns: [`LayerName`] (from the shared
+//! `kiln-cnb` crate, with [`LayerTypes`]) enforces the spec's rules plus the ones that keep
+//! names usable as a single path component, and [`check_layer_dir`] makes sure a layer is a
+//! real directory inside the buildpack's own layers dir, not a symlink to somewhere else.
 
 pub mod env;
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 
-/// A layer name: one path component, not `build`, `launch`, `store`, `config` or `sbom`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct LayerName(String);
-
-impl LayerName {
-    /// Parse and validate a name a buildpack gave.
-    pub fn parse(name: &str) -> Result<Self, String> {
-        let shown: String = name.chars().take(80).collect();
-        if name.is_empty() || name.len() > 255 {
-            return Err(format!("layer name {shown:?} must be 1 to 255 bytes"));
-        }
-        if name.contains(['/', '\\', '\0']) || name.chars().any(char::is_control) {
-            return Err(format!("layer name {shown:?} must not contain '/', '\\', NUL or control characters"));
-        }
-        if name == "." || name == ".." || name.starts_with('.') {
-            return Err(format!("layer name {shown:?} must not start with '.'"));
-        }
-        if matches!(name, "build" | "launch" | "store" | "config" | "sbom") {
-            return Err(format!("layer name {shown:?} is reserved by the spec"));
-        }
-        if name.ends_with(".toml") || name.ends_with(".ignore") || name.contains(".sbom.") {
-            return Err(format!("layer name {shown:?} would collide with the lifecycle's own files"));
-        }
-        Ok(LayerName(name.to_string()))
-    }
-
-    /// The name.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for LayerName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// The types of a layer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct LayerTypes {
-    /// Exported into the image.
-    pub launch: bool,
-    /// Visible to later buildpacks.
-    pub build: bool,
-    /// Kept for the next build.
-    pub cache: bool,
-}
+pub use kiln_cnb::{LayerName, LayerTypes};
 
 /// A layer a buildpack kept, checked.
 #[derive(Debug, Clone)]
@@ -110,15 +62,6 @@ pub fn check_layer_dir(layers_dir: &Path, name: &LayerName) -> Result<PathBuf, S
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn layer_names_are_single_safe_components() {
-        assert!(LayerName::parse("node_modules").is_ok());
-        let long = "x".repeat(300);
-        for bad in ["", ".", "..", "../x", "/abs", "a/b", "a\0b", "build", "launch", "store", "x.toml", ".hidden", &long, "a\nb"] {
-            assert!(LayerName::parse(bad).is_err(), "{bad:?} should be rejected");
-        }
-    }
 
     #[test]
     fn metadata_must_be_a_bounded_toml_table() {

@@ -14,7 +14,7 @@ use super::analyze::{Analysis, PreviousContents};
 use super::detect::GroupMember;
 use super::events::{Event, Reporter, millis};
 use super::plan::PlanEntry;
-use super::workspace::{APP_GUEST_PATH, LAYERS_GUEST_PATH, PLATFORM_GUEST_PATH, Workspace};
+use super::workspace::{APP_GUEST_PATH, PLATFORM_GUEST_PATH, Workspace};
 use super::{LifecycleError, Target};
 use crate::buildpack::{BuildpackId, ProcessType};
 use crate::layers::env::BuildEnv;
@@ -116,7 +116,7 @@ impl Builder<'_> {
             let output = self.check(member, result.clone(), &plan)?;
             met.extend(plan.iter().filter(|e| !result.unmet.contains(&e.name)).map(|e| e.name.clone()));
             for layer in output.layers.iter().filter(|l| l.types.build) {
-                let image_path = format!("{LAYERS_GUEST_PATH}/{}/{}", output.id.escaped(), layer.name);
+                let image_path = kiln_cnb::layer::layer_path(&output.id, &layer.name);
                 env.add_build_layer(&image_path, &layer.dir).map_err(|e| LifecycleError::InvalidBuildOutput {
                     buildpack: id.to_string(),
                     message: format!("layer {}: {e}", layer.name),
@@ -139,7 +139,7 @@ impl Builder<'_> {
         let id = buildpack.id();
         let layers_dir = self.workspace.buildpack_layers(id)?;
         let scratch = self.workspace.scratch(id, "build")?;
-        let layers_guest = format!("{LAYERS_GUEST_PATH}/{}", id.escaped());
+        let layers_guest = kiln_cnb::layer::buildpack_layers_path(id);
         let mut grants = Grants::none()
             .read_write(&self.workspace.app(), APP_GUEST_PATH)
             .read_write(&layers_dir, &layers_guest)
@@ -149,7 +149,7 @@ impl Builder<'_> {
             .exec(self.exec.clone());
         for output in earlier {
             for layer in output.layers.iter().filter(|l| l.types.build) {
-                let guest = format!("{LAYERS_GUEST_PATH}/{}/{}", output.id.escaped(), layer.name);
+                let guest = kiln_cnb::layer::layer_path(&output.id, &layer.name);
                 grants = grants.read_only(&layer.dir, &guest);
             }
         }
@@ -211,7 +211,7 @@ impl Builder<'_> {
         let layers_dir = self.workspace.layers().join(id.escaped());
         let mut layers: BTreeMap<LayerName, BuiltLayer> = BTreeMap::new();
         for layer in result.layers {
-            let name = LayerName::parse(&layer.name).map_err(&invalid)?;
+            let name = LayerName::parse(&layer.name).map_err(|e| invalid(e.to_string()))?;
             let metadata =
                 layers::parse_metadata(&layer.metadata).map_err(|e| invalid(format!("layer {name}: {e}")))?;
             let types = LayerTypes {
@@ -225,7 +225,7 @@ impl Builder<'_> {
             let previous = self.analysis.for_buildpack(id.as_str()).and_then(|l| l.get(name.as_str()));
             let dir_missing = std::fs::symlink_metadata(layers_dir.join(name.as_str())).is_err();
             let from_previous_image = match previous.map(|p| &p.contents) {
-                Some(PreviousContents::Image { diff_id, descriptor }) if dir_missing && types.launch && !types.cache && !types.build => {
+                Some(PreviousContents::Image { diff_id, descriptor }) if dir_missing && types.is_launch_only() => {
                     Some((diff_id.clone(), descriptor.clone()))
                 }
                 _ => None,
@@ -239,7 +239,7 @@ impl Builder<'_> {
         }
         let mut processes: Vec<Process> = Vec::new();
         for p in result.processes {
-            let process_type = ProcessType::parse(&p.process_type).map_err(&invalid)?;
+            let process_type = ProcessType::parse(&p.process_type).map_err(|e| invalid(e.to_string()))?;
             if p.command.is_empty() || p.command[0].is_empty() {
                 return Err(invalid(format!("process {process_type} has an empty command")));
             }

@@ -11,7 +11,7 @@ use super::workspace::{APP_GUEST_PATH, PLATFORM_GUEST_PATH, Workspace};
 use super::{LifecycleError, Target};
 use std::collections::HashMap;
 
-use crate::buildpack::{BuildpackId, Order};
+use crate::buildpack::{BuildpackId, Group, Order};
 use crate::sandbox::bindings::types as wit;
 use crate::sandbox::{Grants, Limits};
 
@@ -61,6 +61,7 @@ impl Detector<'_> {
         // groups name it, and a group's buildpacks run concurrently.
         let mut outcomes: HashMap<BuildpackId, Outcome> = HashMap::new();
         for (index, group) in self.order.groups.iter().enumerate() {
+            let group = self.without_repeats(index, group);
             let mut pending: Vec<&ReadyBuildpack> = Vec::new();
             for entry in &group.entries {
                 let buildpack = self
@@ -123,6 +124,21 @@ impl Detector<'_> {
             }
         }
         Err(LifecycleError::NoGroupPassed { details: failures, errored })
+    }
+
+    /// The group with each buildpack once, at its first place (as the lifecycle does); each
+    /// dropped repeat is said in the -v output.
+    fn without_repeats(&self, index: usize, group: &Group) -> Group {
+        let (group, repeats) = group.without_repeats();
+        for id in repeats {
+            tracing::info!(buildpack = %id, group = index + 1, "buildpack listed twice in one group; it runs once, at its first place");
+            (self.reporter)(&Event::Log {
+                id: id.to_string(),
+                level: "debug".into(),
+                line: format!("listed again in group {}: skipped, it runs once, at its first place", index + 1),
+            });
+        }
+        group
     }
 
     /// Run detect of several buildpacks at once, one thread each. A buildpack that hits a

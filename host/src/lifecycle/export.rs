@@ -16,20 +16,20 @@ use super::build::BuildpackOutput;
 use super::app_layers::app_layers;
 use super::layer_writer::{KnownBlobs, write_or_reuse};
 use super::events::{Event, Reporter};
-use super::launch_metadata::LaunchMetadata;
+use super::launch_metadata::launch_metadata;
 use super::sbom::ImageSbom;
 use super::workspace::{APP_GUEST_PATH, LAYERS_GUEST_PATH, Workspace};
 use crate::image::labels::{
     BUILD_METADATA_LABEL, BuildMetadata, BuildpackLayerMetadata, BuildpackLayersMetadata, GroupElement,
     LIFECYCLE_METADATA_LABEL, LauncherMetadata, LayerSha, LayersMetadata, ProcessMetadata, RunImageForRebase,
 };
-use crate::image::oci::{History, MEDIA_TYPE_OCI_CONFIG, MEDIA_TYPE_OCI_LAYER_GZIP, Manifest, NORMALIZED_CREATED};
+use crate::image::oci::{ContainerConfig, History, MEDIA_TYPE_OCI_CONFIG, MEDIA_TYPE_OCI_LAYER_GZIP, Manifest, NORMALIZED_CREATED};
 use crate::image::{Descriptor, Image, ImageStore, LayerBlob, LayerBuilder, Owner};
 
 /// Where the launcher lives in the image.
-pub const LAUNCHER_PATH: &str = "/cnb/lifecycle/launcher";
+pub const LAUNCHER_PATH: &str = kiln_cnb::env::LAUNCHER_PATH;
 /// Where the process-type links live.
-pub const PROCESS_DIR: &str = "/cnb/process";
+pub const PROCESS_DIR: &str = kiln_cnb::env::PROCESS_DIR;
 
 /// The run image to export on top of, and the store holding its blobs.
 pub struct RunImage<'a> {
@@ -125,7 +125,7 @@ impl Exporter<'_> {
                             blob
                         }
                         None => {
-                            let image_path = format!("{LAYERS_GUEST_PATH}/{}/{}", output.id.escaped(), layer.name);
+                            let image_path = kiln_cnb::layer::layer_path(&output.id, &layer.name);
                             let mut builder = LayerBuilder::new();
                             builder.add_tree(&layer.dir, &image_path, Owner::CNB_USER)?;
                             let previous = self.previous_diff_id(output.id.as_str(), layer.name.as_str());
@@ -164,7 +164,7 @@ impl Exporter<'_> {
             app_shas.push(LayerSha::new(blob.diff_id.to_string()));
         }
 
-        let launch = LaunchMetadata::new(self.outputs);
+        let launch = launch_metadata(self.outputs);
         let mut process_layer = LayerBuilder::new();
         process_layer.add_dir(PROCESS_DIR, Owner::ROOT)?;
         for process in &launch.processes {
@@ -176,7 +176,7 @@ impl Exporter<'_> {
         let mut config_layer = LayerBuilder::new();
         config_layer.add_bytes(
             launch.to_toml().as_bytes(),
-            &format!("{LAYERS_GUEST_PATH}/config/metadata.toml"),
+            &format!("{LAYERS_GUEST_PATH}/{}", kiln_cnb::launch::METADATA_PATH),
             false,
             Owner::CNB_USER,
         )?;
@@ -216,17 +216,17 @@ impl Exporter<'_> {
                 .processes
                 .iter()
                 .map(|p| ProcessMetadata {
-                    kind: p.process_type.clone(),
+                    kind: p.process_type.to_string(),
                     command: p.command.clone(),
                     args: p.args.clone(),
                     direct: true,
-                    default: p.process_type == launch.default_process_type,
-                    buildpack_id: p.buildpack_id.clone(),
+                    default: launch.buildpack_default_process_type.as_ref() == Some(&p.process_type),
+                    buildpack_id: p.buildpack_id.as_ref().map(ToString::to_string).unwrap_or_default(),
                     working_dir: p.working_dir.clone().unwrap_or_default(),
                     exec_env: Vec::new(),
                 })
                 .collect(),
-            buildpack_default_process_type: launch.default_process_type.clone(),
+            buildpack_default_process_type: launch.buildpack_default_process_type.as_ref().map(ToString::to_string).unwrap_or_default(),
             ..BuildMetadata::default()
         };
 
@@ -251,15 +251,11 @@ impl Exporter<'_> {
         if let Some(diff_id) = &sbom {
             container.labels.insert(crate::fetch::sbom::SBOM_LABEL.into(), diff_id.to_string());
         }
-        let run_path = container.env_var("PATH").unwrap_or(crate::image::oci::DEFAULT_PATH_ENV).to_string();
-        container.set_env_var("PATH", &format!("{PROCESS_DIR}:{run_path}"));
-        container.set_env_var("CNB_LAYERS_DIR", LAYERS_GUEST_PATH);
-        container.set_env_var("CNB_APP_DIR", APP_GUEST_PATH);
+        set_platform_env(container);
         container.working_dir = APP_GUEST_PATH.into();
-        container.entrypoint = if launch.default_process_type.is_empty() {
-            vec![LAUNCHER_PATH.into()]
-        } else {
-            vec![format!("{PROCESS_DIR}/{}", launch.default_process_type)]
+        container.entrypoint = match &launch.buildpack_default_process_type {
+            None => vec![LAUNCHER_PATH.into()],
+            Some(default) => vec![format!("{PROCESS_DIR}/{default}")],
         };
         container.cmd = Vec::new();
 
@@ -342,7 +338,7 @@ pub fn export_cache(
                     blob.clone()
                 }
                 None => {
-                    let image_path = format!("{LAYERS_GUEST_PATH}/{}/{}", output.id.escaped(), layer.name);
+                    let image_path = kiln_cnb::layer::layer_path(&output.id, &layer.name);
                     let mut builder = LayerBuilder::new();
                     builder.add_tree(&layer.dir, &image_path, Owner::CNB_USER)?;
                     let previous = analysis.for_buildpack(output.id.as_str()).and_then(|l| l.get(layer.name.as_str())).and_then(|p| match &p.contents {
@@ -370,4 +366,34 @@ pub fn export_cache(
     }
     cache.save(index)?;
     Ok(count)
+}
+
+/// The env the app image adds to the run image's: `PATH` by the rule rebase also follows
+/// ([`kiln_cnb::env::app_image_path`]), and where the launcher finds the layers and the app.
+fn set_platform_env(container: &mut ContainerConfig) {
+    let path = kiln_cnb::env::app_image_path(container.env_var("PATH"));
+    container.set_env_var("PATH", &path);
+    container.set_env_var("CNB_LAYERS_DIR", LAYERS_GUEST_PATH);
+    container.set_env_var("CNB_APP_DIR", APP_GUEST_PATH);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_process_dir_goes_in_front_of_the_run_images_path() {
+        let mut container = ContainerConfig { env: vec!["PATH=/usr/bin:/bin".into(), "LANG=C".into()], ..ContainerConfig::default() };
+        set_platform_env(&mut container);
+        assert_eq!(container.env, ["PATH=/cnb/process:/usr/bin:/bin", "LANG=C", "CNB_LAYERS_DIR=/layers", "CNB_APP_DIR=/workspace"]);
+    }
+
+    #[test]
+    fn a_run_image_without_path_gets_the_default_path_without_a_second_path_prefix() {
+        let mut container = ContainerConfig::default();
+        set_platform_env(&mut container);
+        let path = container.env_var("PATH").unwrap();
+        assert_eq!(path, format!("/cnb/process:{}", kiln_cnb::env::DEFAULT_PATH));
+        assert!(!path.contains("PATH="), "{path}");
+    }
 }

@@ -20,12 +20,11 @@
 //! empty, and, when it has `io.buildpacks.base.distro.*` labels, the same distro name and
 //! version as the app image.
 
-use super::export::PROCESS_DIR;
 use crate::image::labels::{
     BASE_DISTRO_NAME_LABEL, BASE_DISTRO_VERSION_LABEL, BASE_LABEL_PREFIX, LIFECYCLE_METADATA_LABEL, LabelValue,
     LayersMetadata, REBASABLE_LABEL, STACK_LABEL_PREFIX,
 };
-use crate::image::oci::{DEFAULT_PATH_ENV, Descriptor, ImageConfig, MEDIA_TYPE_OCI_CONFIG, Manifest, NORMALIZED_CREATED};
+use crate::image::oci::{Descriptor, ImageConfig, MEDIA_TYPE_OCI_CONFIG, Manifest, NORMALIZED_CREATED};
 use crate::image::{Digest, Image, ImageError, ImageStore};
 
 /// Why a rebase was refused or failed.
@@ -175,8 +174,8 @@ impl Rebaser<'_> {
         let names: Vec<String> = container.env.iter().filter_map(|kv| kv.split_once('=').map(|(k, _)| k.to_owned())).collect();
         for name in names {
             if name == "PATH" {
-                let run_path = run_env.env_var("PATH").unwrap_or(&DEFAULT_PATH_ENV["PATH=".len()..]);
-                container.set_env_var("PATH", &format!("{PROCESS_DIR}:{run_path}"));
+                // The same rule as export, so a rebased image gets the PATH a fresh build would.
+                container.set_env_var("PATH", &kiln_cnb::env::app_image_path(run_env.env_var("PATH")));
             } else if !name.starts_with("CNB_")
                 && let Some(value) = run_env.env_var(&name)
             {

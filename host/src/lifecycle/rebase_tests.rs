@@ -104,3 +104,22 @@ fn refuses_incompatible_run_images_unless_forced() {
     let rebaser = Rebaser { app_name: "plain", app: &plain, run_name: "r", new_run: &run, new_run_reference: String::new(), new_run_image_name: None, force: true };
     assert!(matches!(rebaser.rebase(), Err(RebaseError::NotABuildpacksImage { .. })));
 }
+
+#[test]
+fn a_run_image_without_path_gets_the_same_path_as_export() {
+    let app = app_on(&[1, 2], &[10], &[("io.buildpacks.base.distro.name", "busybox")]);
+    let new_run = image(&[3], &["LANG=new"], &[("io.buildpacks.base.distro.name", "busybox")]);
+    let rebaser = Rebaser {
+        app_name: "app",
+        app: &app,
+        run_name: "run:2",
+        new_run: &new_run,
+        new_run_reference: "sha256:new".into(),
+        new_run_image_name: None,
+        force: false,
+    };
+    let out = rebaser.rebase().unwrap();
+    let path = out.config.config.env_var("PATH").unwrap();
+    assert_eq!(path, kiln_cnb::env::app_image_path(None));
+    assert_eq!(path, format!("/cnb/process:{}", kiln_cnb::env::DEFAULT_PATH));
+}

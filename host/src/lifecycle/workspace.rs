@@ -15,9 +15,9 @@ use crate::buildpack::BuildpackId;
 use crate::buildpack::project::FileFilter;
 
 /// Guest path of the app dir (and its path in the image).
-pub const APP_GUEST_PATH: &str = "/workspace";
+pub const APP_GUEST_PATH: &str = kiln_cnb::layer::APP_DIR;
 /// Guest path of the layers root (and its path in the image).
-pub const LAYERS_GUEST_PATH: &str = "/layers";
+pub const LAYERS_GUEST_PATH: &str = kiln_cnb::layer::LAYERS_DIR;
 /// Guest path of the platform dir.
 pub const PLATFORM_GUEST_PATH: &str = "/platform";
 

@@ -5,6 +5,10 @@
 //! deb822 format (`sources.list.d/*.sources` stanzas with `Types`, `URIs`, `Suites`,
 //! `Components`, `Signed-By`, `Enabled`), and picks the first `deb` source that serves the
 //! wanted suite and component, as apt itself would list it. `--mirror` overrides all of this.
+//!
+//! The one apt sources parser of kiln: the fetch allow-list (`fetch::system`) admits the
+//! hosts of [`read_apt_sources`] too, so what apt would not use (`deb-src`, a stanza the
+//! admin disabled) is neither a base image source nor a fetch host.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -92,7 +96,7 @@ pub fn parse_deb822(text: &str) -> Vec<AptSource> {
         let words = |key: &str| -> Vec<String> {
             get(key).map(|v| v.split_whitespace().map(str::to_owned).collect()).unwrap_or_default()
         };
-        if !words("types").iter().any(|t| t == "deb") || get("enabled") == Some("no") {
+        if !words("types").iter().any(|t| t == "deb") || get("enabled").is_some_and(is_false) {
             continue;
         }
         let signed_by = get("signed-by")
@@ -108,6 +112,11 @@ pub fn parse_deb822(text: &str) -> Vec<AptSource> {
         }
     }
     sources
+}
+
+/// Whether a deb822 boolean says no, as apt's `StringToBool` reads it.
+fn is_false(value: &str) -> bool {
+    matches!(value.to_ascii_lowercase().as_str(), "no" | "false" | "without" | "off" | "disable" | "0")
 }
 
 /// Reads every apt source below `etc_apt` (normally `/etc/apt`), in apt's order:
@@ -190,6 +199,12 @@ URIs: http://off.example/debian
 Suites: bookworm
 Components: main
 Enabled: no
+
+Types: deb
+URIs: http://off2.example/debian
+Suites: bookworm
+Components: main
+Enabled: False
 
 Types: deb
 URIs: http://deb.debian.org/debian-security
