@@ -80,11 +80,8 @@ pub fn cold_and_warm_build(env: &Env, scale: Scale) -> Vec<Row> {
     let (warm, events) = env.build(&home, "app", &app);
     let reused = events.iter().filter(|e| e["event"] == "layer-exported" && e["reused"] == true).count();
     let started = Instant::now();
-    let status = Command::new("sh")
-        .arg("-c")
-        .arg(format!("tar -C '{}' -cf - . | gzip > /dev/null", app.display()))
-        .status()
-        .expect("tar | gzip");
+    let status =
+        Command::new("sh").arg("-c").arg(format!("tar -C '{}' -cf - . | gzip > /dev/null", app.display())).status().expect("tar | gzip");
     assert!(status.success());
     let tar_gzip = started.elapsed();
     vec![

@@ -61,12 +61,8 @@ pub const PATH_SEPARATOR: &str = ":";
 
 /// The layer subdirectories that extend path variables during later buildpacks' builds,
 /// and the variables they extend.
-pub const BUILD_PATH_DIRS: &[(&str, &[&str])] = &[
-    ("bin", &["PATH"]),
-    ("lib", &["LD_LIBRARY_PATH", "LIBRARY_PATH"]),
-    ("include", &["CPATH"]),
-    ("pkgconfig", &["PKG_CONFIG_PATH"]),
-];
+pub const BUILD_PATH_DIRS: &[(&str, &[&str])] =
+    &[("bin", &["PATH"]), ("lib", &["LD_LIBRARY_PATH", "LIBRARY_PATH"]), ("include", &["CPATH"]), ("pkgconfig", &["PKG_CONFIG_PATH"])];
 
 /// The layer subdirectories that extend path variables at launch.
 pub const LAUNCH_PATH_DIRS: &[(&str, &[&str])] = &[("bin", &["PATH"]), ("lib", &["LD_LIBRARY_PATH"])];
@@ -118,7 +114,14 @@ impl EnvAction {
     }
 
     /// The rule itself, for any string type: the pieces to concatenate.
-    fn parts<'a, T: ?Sized>(self, current: &'a T, current_is_empty: bool, value: &'a T, delim: &'a T, nothing: &'a T) -> Option<[&'a T; 3]> {
+    fn parts<'a, T: ?Sized>(
+        self,
+        current: &'a T,
+        current_is_empty: bool,
+        value: &'a T,
+        delim: &'a T,
+        nothing: &'a T,
+    ) -> Option<[&'a T; 3]> {
         match self {
             EnvAction::Delim => None,
             EnvAction::Default if !current_is_empty => None,

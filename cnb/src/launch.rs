@@ -141,8 +141,7 @@ pub enum LaunchMetadataError {
 impl LaunchMetadata {
     /// Reads and parses the metadata file at `path`.
     pub fn load(path: &Path) -> Result<Self, LaunchMetadataError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| LaunchMetadataError::CannotRead { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| LaunchMetadataError::CannotRead { path: path.to_path_buf(), source })?;
         Self::parse(&text).map_err(|source| LaunchMetadataError::CannotParse { path: path.to_path_buf(), source })
     }
 
@@ -252,7 +251,10 @@ working-dir = "/workspace/srv"
 
     #[test]
     fn reads_a_string_command_and_defaults_missing_keys() {
-        let md = LaunchMetadata::parse("buildpack-default-process-type = \"\"\n[[processes]]\ntype = \"web\"\ncommand = \"bundle exec rackup\"\n").unwrap();
+        let md = LaunchMetadata::parse(
+            "buildpack-default-process-type = \"\"\n[[processes]]\ntype = \"web\"\ncommand = \"bundle exec rackup\"\n",
+        )
+        .unwrap();
         assert_eq!(md.buildpack_default_process_type, None, "an empty default is none");
         assert!(md.buildpacks.is_empty());
         let web = &md.processes[0];
@@ -260,7 +262,10 @@ working-dir = "/workspace/srv"
         assert!(web.args.is_empty());
         assert!(web.direct, "missing direct means direct");
         assert_eq!(web.buildpack_id, None);
-        assert_eq!(md.to_toml(), "buildpacks = []\n\n[[processes]]\ntype = \"web\"\ncommand = [\"bundle exec rackup\"]\nargs = []\ndirect = true\n");
+        assert_eq!(
+            md.to_toml(),
+            "buildpacks = []\n\n[[processes]]\ntype = \"web\"\ncommand = [\"bundle exec rackup\"]\nargs = []\ndirect = true\n"
+        );
     }
 
     #[test]

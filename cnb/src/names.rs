@@ -209,7 +209,26 @@ mod tests {
     fn layer_names_are_single_safe_components() {
         assert!(LayerName::parse("node_modules").is_ok());
         let long = "x".repeat(300);
-        for bad in ["", ".", "..", "../x", "/abs", "a/b", "a\0b", "build", "launch", "store", "config", "sbom", "x.toml", "x.ignore", "x.sbom.cdx.json", ".hidden", &long, "a\nb"] {
+        for bad in [
+            "",
+            ".",
+            "..",
+            "../x",
+            "/abs",
+            "a/b",
+            "a\0b",
+            "build",
+            "launch",
+            "store",
+            "config",
+            "sbom",
+            "x.toml",
+            "x.ignore",
+            "x.sbom.cdx.json",
+            ".hidden",
+            &long,
+            "a\nb",
+        ] {
             assert!(LayerName::parse(bad).is_err(), "{bad:?} should be rejected");
         }
     }

@@ -144,8 +144,7 @@ impl KilnConfig {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
             Err(e) => return Err(format!("cannot read kiln config {}: {e}", path.display())),
         };
-        let mut config: KilnConfig =
-            toml::from_str(&text).map_err(|e| format!("kiln config {}: {e}", path.display()))?;
+        let mut config: KilnConfig = toml::from_str(&text).map_err(|e| format!("kiln config {}: {e}", path.display()))?;
         let base = path.parent().unwrap_or(Path::new("."));
         for file in [&mut config.build.builder, &mut config.registry.auth_file, &mut config.exec.build_rootfs].into_iter().flatten() {
             if file.is_relative() {

@@ -22,12 +22,8 @@ fn version_names_the_crate_version() {
 fn build_of_a_missing_path_exits_3_with_the_path_named() {
     let home = tempfile::tempdir().expect("temp KILN_HOME");
     let missing = home.path().join("no-such-app");
-    let output = kiln()
-        .env("KILN_HOME", home.path())
-        .args(["build", "app:latest", "--path"])
-        .arg(&missing)
-        .output()
-        .expect("run kiln build");
+    let output =
+        kiln().env("KILN_HOME", home.path()).args(["build", "app:latest", "--path"]).arg(&missing).output().expect("run kiln build");
     assert_eq!(output.status.code(), Some(3), "unexpected exit: {output:?}");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("no-such-app"), "error does not name the path: {stderr}");

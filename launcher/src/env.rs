@@ -32,13 +32,7 @@ use crate::warn;
 
 /// Variables the platform uses to drive the launcher, removed from the app's env
 /// (the lifecycle's `LaunchEnvExcludelist`).
-pub const EXCLUDED_VARS: [&str; 5] = [
-    "CNB_LAYERS_DIR",
-    "CNB_APP_DIR",
-    "CNB_PROCESS_TYPE",
-    "CNB_PLATFORM_API",
-    "CNB_DEPRECATION_MODE",
-];
+pub const EXCLUDED_VARS: [&str; 5] = ["CNB_LAYERS_DIR", "CNB_APP_DIR", "CNB_PROCESS_TYPE", "CNB_PLATFORM_API", "CNB_DEPRECATION_MODE"];
 
 /// The largest env file read; anything bigger could not be passed to `exec` anyway.
 const MAX_ENV_FILE: u64 = 1 << 20;
@@ -52,18 +46,13 @@ pub struct Env {
 impl Env {
     /// An env holding exactly `vars`.
     pub fn new(vars: impl IntoIterator<Item = (OsString, OsString)>) -> Self {
-        Self {
-            vars: vars.into_iter().collect(),
-        }
+        Self { vars: vars.into_iter().collect() }
     }
 
     /// The base launch env: `vars` (the launcher's own env) without [`EXCLUDED_VARS`] and
     /// with the launcher's dirs removed from `PATH` ([`launch_path`]).
     pub fn launch_base(vars: impl IntoIterator<Item = (OsString, OsString)>) -> Self {
-        let mut env = Self::new(
-            vars.into_iter()
-                .filter(|(k, _)| !EXCLUDED_VARS.iter().any(|x| k == x)),
-        );
+        let mut env = Self::new(vars.into_iter().filter(|(k, _)| !EXCLUDED_VARS.iter().any(|x| k == x)));
         if let Some(path) = env.vars.get_mut(OsStr::new("PATH")) {
             *path = OsString::from_vec(launch_path(path.as_bytes()));
         }
@@ -76,10 +65,7 @@ impl Env {
     }
 
     fn get_os(&self, name: &OsStr) -> &OsStr {
-        self.vars
-            .get(name)
-            .map(OsString::as_os_str)
-            .unwrap_or_default()
+        self.vars.get(name).map(OsString::as_os_str).unwrap_or_default()
     }
 
     /// Sets `name` to `value`.
@@ -89,9 +75,7 @@ impl Env {
 
     /// All variables, sorted by name.
     pub fn vars(&self) -> impl Iterator<Item = (&OsStr, &OsStr)> {
-        self.vars
-            .iter()
-            .map(|(k, v)| (k.as_os_str(), v.as_os_str()))
+        self.vars.iter().map(|(k, v)| (k.as_os_str(), v.as_os_str()))
     }
 
     /// Applies every buildpack's launch layers, in order, for a process of `process_type`
@@ -164,9 +148,7 @@ fn delim(dir: &Path, name: &OsStr) -> Vec<u8> {
     if fs::symlink_metadata(&path).is_err() {
         return Vec::new();
     }
-    read_value(&path)
-        .map(OsString::into_vec)
-        .unwrap_or_default()
+    read_value(&path).map(OsString::into_vec).unwrap_or_default()
 }
 
 /// The verbatim contents of the env file at `path`, following symlinks. `None` (silently)
@@ -181,13 +163,9 @@ fn read_value(path: &Path) -> Option<OsString> {
             return Err(io::Error::other("not a regular file"));
         }
         let mut bytes = Vec::new();
-        File::open(path)?
-            .take(MAX_ENV_FILE + 1)
-            .read_to_end(&mut bytes)?;
+        File::open(path)?.take(MAX_ENV_FILE + 1).read_to_end(&mut bytes)?;
         if bytes.len() as u64 > MAX_ENV_FILE {
-            return Err(io::Error::other(format!(
-                "larger than {MAX_ENV_FILE} bytes"
-            )));
+            return Err(io::Error::other(format!("larger than {MAX_ENV_FILE} bytes")));
         }
         if bytes.contains(&0) {
             return Err(io::Error::other("contains a NUL byte"));
@@ -206,11 +184,7 @@ mod tests {
     use std::path::PathBuf;
 
     fn env(pairs: &[(&str, &str)]) -> Env {
-        Env::new(
-            pairs
-                .iter()
-                .map(|(k, v)| (OsString::from(k), OsString::from(v))),
-        )
+        Env::new(pairs.iter().map(|(k, v)| (OsString::from(k), OsString::from(v))))
     }
 
     /// Writes `files` (path relative to `dir`, contents) and returns `dir`.
@@ -239,24 +213,15 @@ mod tests {
 
     #[test]
     fn override_suffix_overrides() {
-        let env = applied(
-            &[("FOO", "old")],
-            &[("FOO.override", "new"), ("BAR.override", "set")],
-        );
+        let env = applied(&[("FOO", "old")], &[("FOO.override", "new"), ("BAR.override", "set")]);
         assert_eq!(env.get("FOO"), "new");
         assert_eq!(env.get("BAR"), "set");
     }
 
     #[test]
     fn default_sets_only_when_unset_or_empty() {
-        let env = applied(
-            &[("SET", "kept"), ("EMPTY", "")],
-            &[
-                ("SET.default", "x"),
-                ("EMPTY.default", "filled"),
-                ("UNSET.default", "new"),
-            ],
-        );
+        let env =
+            applied(&[("SET", "kept"), ("EMPTY", "")], &[("SET.default", "x"), ("EMPTY.default", "filled"), ("UNSET.default", "new")]);
         assert_eq!(env.get("SET"), "kept");
         assert_eq!(env.get("EMPTY"), "filled");
         assert_eq!(env.get("UNSET"), "new");
@@ -264,20 +229,14 @@ mod tests {
 
     #[test]
     fn append_uses_no_delimiter_by_default() {
-        let env = applied(
-            &[("FOO", "a")],
-            &[("FOO.append", "b"), ("NEW.append", "only")],
-        );
+        let env = applied(&[("FOO", "a")], &[("FOO.append", "b"), ("NEW.append", "only")]);
         assert_eq!(env.get("FOO"), "ab");
         assert_eq!(env.get("NEW"), "only");
     }
 
     #[test]
     fn prepend_uses_no_delimiter_by_default() {
-        let env = applied(
-            &[("FOO", "a")],
-            &[("FOO.prepend", "b"), ("NEW.prepend", "only")],
-        );
+        let env = applied(&[("FOO", "a")], &[("FOO.prepend", "b"), ("NEW.prepend", "only")]);
         assert_eq!(env.get("FOO"), "ba");
         assert_eq!(env.get("NEW"), "only");
     }
@@ -298,19 +257,13 @@ mod tests {
         );
         assert_eq!(env.get("PATH"), "/opt/bin:/usr/bin");
         assert_eq!(env.get("OPTS"), "-a -b");
-        assert!(
-            !env.vars().any(|(k, _)| k == "ONLY"),
-            "a .delim file sets nothing"
-        );
+        assert!(!env.vars().any(|(k, _)| k == "ONLY"), "a .delim file sets nothing");
         assert_eq!(env.get("EMPTY"), "x", "no delimiter before an empty value");
     }
 
     #[test]
     fn unknown_suffix_is_ignored() {
-        let env = applied(
-            &[("FOO", "a")],
-            &[("FOO.replace", "x"), ("FOO.bar.append", "y"), ("FOO.", "z")],
-        );
+        let env = applied(&[("FOO", "a")], &[("FOO.replace", "x"), ("FOO.bar.append", "y"), ("FOO.", "z")]);
         assert_eq!(env.vars().count(), 1);
         assert_eq!(env.get("FOO"), "a");
     }
@@ -325,10 +278,7 @@ mod tests {
     #[test]
     fn directories_and_bad_entries_are_skipped() {
         let root = tempfile::tempdir().unwrap();
-        let dir = tree(
-            root.path(),
-            &[("sub/FOO", "no"), ("GOOD", "yes"), ("A=B", "no")],
-        );
+        let dir = tree(root.path(), &[("sub/FOO", "no"), ("GOOD", "yes"), ("A=B", "no")]);
         std::os::unix::fs::symlink(dir.join("sub"), dir.join("DIRLINK")).unwrap();
         std::os::unix::fs::symlink("/nonexistent/kiln", dir.join("DANGLING")).unwrap();
         std::os::unix::fs::symlink("/dev/null", dir.join("DEVICE")).unwrap();
@@ -372,10 +322,7 @@ mod tests {
             ]
             .map(|(k, v)| (k.into(), v.into())),
         );
-        assert_eq!(
-            base,
-            env(&[("PATH", "/usr/bin:/bin"), ("HOME", "/home/cnb")])
-        );
+        assert_eq!(base, env(&[("PATH", "/usr/bin:/bin"), ("HOME", "/home/cnb")]));
     }
 
     /// Two buildpacks, each with one layer setting every kind of variable.
@@ -396,14 +343,8 @@ mod tests {
             );
         }
         let layers = vec![
-            BuildpackLayers {
-                id: "first".into(),
-                layers: vec![root.join("first/a")],
-            },
-            BuildpackLayers {
-                id: "second".into(),
-                layers: vec![root.join("second/b")],
-            },
+            BuildpackLayers { id: "first".into(), layers: vec![root.join("first/a")] },
+            BuildpackLayers { id: "second".into(), layers: vec![root.join("second/b")] },
         ];
         let mut env = env(&[("PATH", "/usr/bin")]);
         env.apply_layers(&layers, process_type);
@@ -418,11 +359,7 @@ mod tests {
         assert_eq!(env.get("DEFAULT"), "first");
         assert_eq!(env.get("LIST"), "first,second");
         assert_eq!(env.get("PLIST"), "second,first");
-        let path = format!(
-            "{}:{}:/usr/bin",
-            root.path().join("second/b/bin").display(),
-            root.path().join("first/a/bin").display()
-        );
+        let path = format!("{}:{}:/usr/bin", root.path().join("second/b/bin").display(), root.path().join("first/a/bin").display());
         assert_eq!(env.get("PATH"), path.as_str());
     }
 
@@ -434,11 +371,7 @@ mod tests {
         env.add_root_dir(root.path());
         let bin = format!("{}:/usr/bin", root.path().join("bin").display());
         assert_eq!(env.get("PATH"), bin.as_str());
-        assert_eq!(
-            env.get("LD_LIBRARY_PATH"),
-            root.path().join("lib").as_os_str(),
-            "no separator when empty"
-        );
+        assert_eq!(env.get("LD_LIBRARY_PATH"), root.path().join("lib").as_os_str(), "no separator when empty");
     }
 
     #[test]
@@ -456,19 +389,13 @@ mod tests {
                 ("bp/l/env.build/A", "build only"),
             ],
         );
-        let layers = [BuildpackLayers {
-            id: "bp".into(),
-            layers: vec![root.path().join("bp/l")],
-        }];
+        let layers = [BuildpackLayers { id: "bp".into(), layers: vec![root.path().join("bp/l")] }];
         let mut web = Env::default();
         web.apply_layers(&layers, Some(&ProcessType::parse("web").unwrap()));
         assert_eq!(web, env(&[("A", "env"), ("B", "launch"), ("C", "web")]));
         let mut command = Env::default();
         command.apply_layers(&layers, None);
         assert_eq!(command.get("C"), "launch");
-        assert!(
-            ProcessType::parse("..").is_err(),
-            "a type that is not one path component cannot reach a process dir"
-        );
+        assert!(ProcessType::parse("..").is_err(), "a type that is not one path component cannot reach a process dir");
     }
 }

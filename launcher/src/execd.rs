@@ -64,21 +64,15 @@ impl fmt::Display for ExecDError {
             Self::Failed { path, status } => {
                 write!(f, "exec.d program {} failed: {status}", path.display())
             }
-            Self::BadOutput { path, reason } => write!(
-                f,
-                "exec.d program {} wrote invalid output on fd 3 (expected NAME = \"value\" lines): {reason}",
-                path.display()
-            ),
+            Self::BadOutput { path, reason } => {
+                write!(f, "exec.d program {} wrote invalid output on fd 3 (expected NAME = \"value\" lines): {reason}", path.display())
+            }
         }
     }
 }
 
 /// Runs every exec.d program of `buildpacks` in order, setting their variables in `env`.
-pub fn run_all(
-    buildpacks: &[BuildpackLayers],
-    process_type: Option<&ProcessType>,
-    env: &mut Env,
-) -> Result<(), ExecDError> {
+pub fn run_all(buildpacks: &[BuildpackLayers], process_type: Option<&ProcessType>, env: &mut Env) -> Result<(), ExecDError> {
     for layer in buildpacks.iter().flat_map(|bp| &bp.layers) {
         let dir = layer.join("exec.d");
         run_dir(&dir, env)?;
@@ -100,17 +94,11 @@ fn run_dir(dir: &Path, env: &mut Env) -> Result<(), ExecDError> {
             Ok(meta) if meta.is_dir() => continue,
             Ok(meta) if meta.is_file() && meta.permissions().mode() & 0o111 != 0 => {}
             Ok(_) => {
-                warn(format_args!(
-                    "skipping exec.d entry {}: not an executable file",
-                    path.display()
-                ));
+                warn(format_args!("skipping exec.d entry {}: not an executable file", path.display()));
                 continue;
             }
             Err(e) => {
-                warn(format_args!(
-                    "skipping exec.d entry {}: {e}",
-                    path.display()
-                ));
+                warn(format_args!("skipping exec.d entry {}: {e}", path.display()));
                 continue;
             }
         }
@@ -123,10 +111,7 @@ fn run_dir(dir: &Path, env: &mut Env) -> Result<(), ExecDError> {
 
 /// Runs one exec.d program with `env` and returns the variables it output.
 pub fn run_one(path: &Path, env: &Env) -> Result<Vec<(String, String)>, ExecDError> {
-    let cannot_run = |source| ExecDError::CannotRun {
-        path: path.to_path_buf(),
-        source,
-    };
+    let cannot_run = |source| ExecDError::CannotRun { path: path.to_path_buf(), source };
     let (mut reader, writer) = io::pipe().map_err(cannot_run)?;
     let mut command = Command::new(path);
     command.env_clear().envs(env.vars()).stdin(Stdio::null());
@@ -142,15 +127,9 @@ pub fn run_one(path: &Path, env: &Env) -> Result<Vec<(String, String)>, ExecDErr
     let status = child.wait().map_err(cannot_run)?;
     read.map_err(cannot_run)?;
     if !status.success() {
-        return Err(ExecDError::Failed {
-            path: path.to_path_buf(),
-            status,
-        });
+        return Err(ExecDError::Failed { path: path.to_path_buf(), status });
     }
-    parse_output(&output).map_err(|reason| ExecDError::BadOutput {
-        path: path.to_path_buf(),
-        reason,
-    })
+    parse_output(&output).map_err(|reason| ExecDError::BadOutput { path: path.to_path_buf(), reason })
 }
 
 /// The variables in an exec.d program's output, skipping (with a warning) names and values
@@ -160,16 +139,13 @@ fn parse_output(output: &[u8]) -> Result<Vec<(String, String)>, String> {
         return Err(format!("more than {MAX_OUTPUT} bytes"));
     }
     let text = std::str::from_utf8(output).map_err(|e| e.to_string())?;
-    let vars: BTreeMap<String, String> =
-        toml::from_str(text).map_err(|e| e.message().to_string())?;
+    let vars: BTreeMap<String, String> = toml::from_str(text).map_err(|e| e.message().to_string())?;
     Ok(vars
         .into_iter()
         .filter(|(name, value)| {
             let ok = !name.is_empty() && !name.contains(['=', '\0']) && !value.contains('\0');
             if !ok {
-                warn(format_args!(
-                    "ignoring exec.d variable {name:?}: not a valid name or value"
-                ));
+                warn(format_args!("ignoring exec.d variable {name:?}: not a valid name or value"));
             }
             ok
         })
@@ -185,20 +161,12 @@ fn give_as_output_fd(command: &mut Command, fd: RawFd) {
         let result = unsafe {
             if fd == OUTPUT_FD {
                 let flags = libc::fcntl(fd, libc::F_GETFD);
-                if flags < 0 {
-                    flags
-                } else {
-                    libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC)
-                }
+                if flags < 0 { flags } else { libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) }
             } else {
                 libc::dup2(fd, OUTPUT_FD)
             }
         };
-        if result < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(())
-        }
+        if result < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
     };
     // SAFETY: the hook only makes the async-signal-safe calls above.
     unsafe {
@@ -226,18 +194,9 @@ mod tests {
     fn sets_the_variables_written_to_fd_3() {
         let root = tempfile::tempdir().unwrap();
         let exe = root.path().join("x");
-        script(
-            &exe,
-            "echo 'GREETING = \"hello\"' >&3\necho 'OTHER = \"a=b c\"' >&3",
-        );
+        script(&exe, "echo 'GREETING = \"hello\"' >&3\necho 'OTHER = \"a=b c\"' >&3");
         let vars = run_one(&exe, &base_env()).unwrap();
-        assert_eq!(
-            vars,
-            [
-                ("GREETING".into(), "hello".into()),
-                ("OTHER".into(), "a=b c".into())
-            ]
-        );
+        assert_eq!(vars, [("GREETING".into(), "hello".into()), ("OTHER".into(), "a=b c".into())]);
     }
 
     #[test]
@@ -245,23 +204,11 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let layer = root.path().join("bp/layer");
         script(&layer.join("exec.d/1-first"), "echo 'A = \"one\"' >&3");
-        script(
-            &layer.join("exec.d/2-second"),
-            "echo \"B = \\\"$A-two\\\"\" >&3",
-        );
-        script(
-            &layer.join("exec.d/web/3-web"),
-            "echo \"C = \\\"$B-web\\\"\" >&3",
-        );
-        script(
-            &layer.join("exec.d/worker/never"),
-            "echo 'C = \"wrong\"' >&3",
-        );
+        script(&layer.join("exec.d/2-second"), "echo \"B = \\\"$A-two\\\"\" >&3");
+        script(&layer.join("exec.d/web/3-web"), "echo \"C = \\\"$B-web\\\"\" >&3");
+        script(&layer.join("exec.d/worker/never"), "echo 'C = \"wrong\"' >&3");
         fs::write(layer.join("exec.d/README"), "not executable").unwrap();
-        let layers = [BuildpackLayers {
-            id: "bp".into(),
-            layers: vec![layer],
-        }];
+        let layers = [BuildpackLayers { id: "bp".into(), layers: vec![layer] }];
         let mut env = base_env();
         run_all(&layers, Some(&ProcessType::parse("web").unwrap()), &mut env).unwrap();
         assert_eq!(env.get("A"), "one");
@@ -282,10 +229,7 @@ mod tests {
         assert!(err.contains("invalid output on fd 3"), "{err}");
         let number = root.path().join("number");
         script(&number, "echo 'N = 3' >&3");
-        assert!(matches!(
-            run_one(&number, &base_env()),
-            Err(ExecDError::BadOutput { .. })
-        ));
+        assert!(matches!(run_one(&number, &base_env()), Err(ExecDError::BadOutput { .. })));
     }
 
     #[test]

@@ -32,15 +32,8 @@ pub fn launch_layers(layers_dir: &Path, buildpacks: &[GroupBuildpack]) -> Vec<Bu
         .filter_map(|bp| {
             let dir = layers_dir.join(bp.id.escaped());
             let entries = list_dir(&dir)?;
-            let layers = entries
-                .into_iter()
-                .filter(|(_, file_type)| file_type.is_dir())
-                .map(|(name, _)| dir.join(name))
-                .collect();
-            Some(BuildpackLayers {
-                id: bp.id.to_string(),
-                layers,
-            })
+            let layers = entries.into_iter().filter(|(_, file_type)| file_type.is_dir()).map(|(name, _)| dir.join(name)).collect();
+            Some(BuildpackLayers { id: bp.id.to_string(), layers })
         })
         .collect()
 }
@@ -60,10 +53,7 @@ pub fn list_dir(dir: &Path) -> Option<Vec<(OsString, fs::FileType)>> {
     for entry in read {
         match entry.and_then(|e| Ok((e.file_name(), e.file_type()?))) {
             Ok(entry) => entries.push(entry),
-            Err(e) => warn(format_args!(
-                "cannot list an entry of {}: {e}",
-                dir.display()
-            )),
+            Err(e) => warn(format_args!("cannot list an entry of {}: {e}", dir.display())),
         }
     }
     entries.sort_by(|a, b| a.0.cmp(&b.0));
@@ -75,41 +65,25 @@ mod tests {
     use super::*;
 
     fn bp(id: &str) -> GroupBuildpack {
-        GroupBuildpack {
-            id: kiln_cnb::BuildpackId::parse(id).unwrap(),
-            version: "1".into(),
-            api: "0.10".into(),
-        }
+        GroupBuildpack { id: kiln_cnb::BuildpackId::parse(id).unwrap(), version: "1".into(), api: "0.10".into() }
     }
 
     #[test]
     fn lists_layer_dirs_in_group_then_name_order() {
         let root = tempfile::tempdir().unwrap();
         let layers = root.path();
-        for dir in [
-            "b_second/zeta",
-            "b_second/alpha",
-            "a_first/mid",
-            "a_first/mid/bin",
-        ] {
+        for dir in ["b_second/zeta", "b_second/alpha", "a_first/mid", "a_first/mid/bin"] {
             fs::create_dir_all(layers.join(dir)).unwrap();
         }
         fs::write(layers.join("a_first/mid.toml"), "[types]\nlaunch = true\n").unwrap();
-        std::os::unix::fs::symlink(layers.join("a_first/mid"), layers.join("a_first/link"))
-            .unwrap();
+        std::os::unix::fs::symlink(layers.join("a_first/mid"), layers.join("a_first/link")).unwrap();
 
         let found = launch_layers(layers, &[bp("b/second"), bp("missing"), bp("a/first")]);
         assert_eq!(
             found,
             vec![
-                BuildpackLayers {
-                    id: "b/second".into(),
-                    layers: vec![layers.join("b_second/alpha"), layers.join("b_second/zeta")],
-                },
-                BuildpackLayers {
-                    id: "a/first".into(),
-                    layers: vec![layers.join("a_first/mid")]
-                },
+                BuildpackLayers { id: "b/second".into(), layers: vec![layers.join("b_second/alpha"), layers.join("b_second/zeta")] },
+                BuildpackLayers { id: "a/first".into(), layers: vec![layers.join("a_first/mid")] },
             ]
         );
     }

@@ -43,22 +43,13 @@ enum Failure {
     /// The launch metadata could not be read.
     Metadata(LaunchMetadataError),
     /// The app dir could not be entered.
-    AppDir {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    AppDir { path: PathBuf, source: std::io::Error },
     /// An exec.d program failed.
     ExecD(execd::ExecDError),
     /// The working dir could not be entered.
-    WorkingDir {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    WorkingDir { path: PathBuf, source: std::io::Error },
     /// The process could not be executed.
-    Exec {
-        program: OsString,
-        source: std::io::Error,
-    },
+    Exec { program: OsString, source: std::io::Error },
 }
 
 impl Failure {
@@ -80,18 +71,10 @@ impl fmt::Display for Failure {
             Self::Metadata(e) => e.fmt(f),
             Self::ExecD(e) => e.fmt(f),
             Self::AppDir { path, source } => {
-                write!(
-                    f,
-                    "cannot change to app directory {}: {source}",
-                    path.display()
-                )
+                write!(f, "cannot change to app directory {}: {source}", path.display())
             }
             Self::WorkingDir { path, source } => {
-                write!(
-                    f,
-                    "cannot change to working directory {}: {source}",
-                    path.display()
-                )
+                write!(f, "cannot change to working directory {}: {source}", path.display())
             }
             Self::Exec { program, source } => {
                 write!(f, "cannot execute {}: {source}", program.to_string_lossy())
@@ -116,19 +99,10 @@ fn run() -> Result<Infallible, Failure> {
     let layers_dir = absolute(dir_from_env("CNB_LAYERS_DIR", "/layers"));
     let process_type_var = std::env::var_os("CNB_PROCESS_TYPE");
 
-    let metadata = LaunchMetadata::load(&layers_dir.join(METADATA_PATH))
-        .map_err(Failure::Metadata)?;
-    let launch = select::select(
-        &metadata,
-        &argv,
-        process_type_var.as_ref().and_then(|t| t.to_str()),
-    )
-    .map_err(Failure::Select)?;
+    let metadata = LaunchMetadata::load(&layers_dir.join(METADATA_PATH)).map_err(Failure::Metadata)?;
+    let launch = select::select(&metadata, &argv, process_type_var.as_ref().and_then(|t| t.to_str())).map_err(Failure::Select)?;
 
-    std::env::set_current_dir(&app_dir).map_err(|source| Failure::AppDir {
-        path: app_dir.clone(),
-        source,
-    })?;
+    std::env::set_current_dir(&app_dir).map_err(|source| Failure::AppDir { path: app_dir.clone(), source })?;
     let layers = layers::launch_layers(&layers_dir, &metadata.buildpacks);
     let mut env = Env::launch_base(std::env::vars_os());
     env.apply_layers(&layers, launch.process_type.as_ref());
@@ -141,29 +115,17 @@ fn run() -> Result<Infallible, Failure> {
 /// the launch env's `PATH`. Returns only on failure.
 fn exec(launch: Launch, env: &Env) -> Result<Infallible, Failure> {
     if let Some(dir) = &launch.working_dir {
-        std::env::set_current_dir(dir).map_err(|source| Failure::WorkingDir {
-            path: dir.clone(),
-            source,
-        })?;
+        std::env::set_current_dir(dir).map_err(|source| Failure::WorkingDir { path: dir.clone(), source })?;
     }
     let Some((program, args)) = launch.argv.split_first() else {
         return Err(Failure::Select(SelectError::CommandRequired));
     };
-    let source = Command::new(program)
-        .args(args)
-        .env_clear()
-        .envs(env.vars())
-        .exec();
-    Err(Failure::Exec {
-        program: program.clone(),
-        source,
-    })
+    let source = Command::new(program).args(args).env_clear().envs(env.vars()).exec();
+    Err(Failure::Exec { program: program.clone(), source })
 }
 
 fn dir_from_env(name: &str, default: &str) -> PathBuf {
-    std::env::var_os(name)
-        .filter(|v| !v.is_empty())
-        .map_or_else(|| default.into(), PathBuf::from)
+    std::env::var_os(name).filter(|v| !v.is_empty()).map_or_else(|| default.into(), PathBuf::from)
 }
 
 /// `path` made absolute against the current dir, so it survives changing directory.
@@ -178,38 +140,11 @@ mod tests {
     #[test]
     fn exit_codes_by_kind() {
         let io = || std::io::Error::other("x");
-        assert_eq!(
-            Failure::Select(SelectError::CommandRequired).exit_code(),
-            82
-        );
-        assert_eq!(
-            Failure::Exec {
-                program: "x".into(),
-                source: io()
-            }
-            .exit_code(),
-            83
-        );
-        assert_eq!(
-            Failure::WorkingDir {
-                path: "/x".into(),
-                source: io()
-            }
-            .exit_code(),
-            83
-        );
-        assert_eq!(
-            Failure::AppDir {
-                path: "/x".into(),
-                source: io()
-            }
-            .exit_code(),
-            84
-        );
-        let md = Failure::Metadata(LaunchMetadataError::CannotRead {
-            path: "/m".into(),
-            source: io(),
-        });
+        assert_eq!(Failure::Select(SelectError::CommandRequired).exit_code(), 82);
+        assert_eq!(Failure::Exec { program: "x".into(), source: io() }.exit_code(), 83);
+        assert_eq!(Failure::WorkingDir { path: "/x".into(), source: io() }.exit_code(), 83);
+        assert_eq!(Failure::AppDir { path: "/x".into(), source: io() }.exit_code(), 84);
+        let md = Failure::Metadata(LaunchMetadataError::CannotRead { path: "/m".into(), source: io() });
         assert_eq!(md.exit_code(), 84);
     }
 }

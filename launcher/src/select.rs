@@ -60,23 +60,11 @@ pub enum SelectError {
 impl fmt::Display for SelectError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::ProcessTypeNotFound {
-                requested,
-                available,
-            } => {
-                let available = if available.is_empty() {
-                    "none".to_string()
-                } else {
-                    available.join(", ")
-                };
-                write!(
-                    f,
-                    "process type {requested} was not found; available: {available}"
-                )
+            Self::ProcessTypeNotFound { requested, available } => {
+                let available = if available.is_empty() { "none".to_string() } else { available.join(", ") };
+                write!(f, "process type {requested} was not found; available: {available}")
             }
-            Self::CommandRequired => {
-                f.write_str("when there is no default process a command is required")
-            }
+            Self::CommandRequired => f.write_str("when there is no default process a command is required"),
             Self::CommandRequiredAfterDashDash => f.write_str("a command is required after '--'"),
             Self::EmptyCommand { process_type } => {
                 write!(f, "process type {process_type} has an empty command")
@@ -87,11 +75,7 @@ impl fmt::Display for SelectError {
 
 /// Selects what to run from the launcher's `argv` (including argv[0]), the metadata and the
 /// value of `CNB_PROCESS_TYPE` (`None` or empty when unset).
-pub fn select(
-    metadata: &LaunchMetadata,
-    argv: &[OsString],
-    env_process_type: Option<&str>,
-) -> Result<Launch, SelectError> {
+pub fn select(metadata: &LaunchMetadata, argv: &[OsString], env_process_type: Option<&str>) -> Result<Launch, SelectError> {
     let argv0 = argv.first().map(OsString::as_os_str).unwrap_or_default();
     let user_args = argv.get(1..).unwrap_or_default();
     let invoked_as = Path::new(argv0).file_name().unwrap_or_default();
@@ -113,42 +97,23 @@ pub fn select(
                 .or(metadata.buildpack_default_process_type.as_deref())
                 .filter(|t| !t.is_empty())
                 .ok_or(SelectError::CommandRequired)?;
-            let process = metadata
-                .process(default)
-                .ok_or_else(|| not_found(metadata, default))?;
+            let process = metadata.process(default).ok_or_else(|| not_found(metadata, default))?;
             from_process(metadata, process, &[])
         }
         Some((first, rest)) if first == "--" => {
             if rest.is_empty() {
                 return Err(SelectError::CommandRequiredAfterDashDash);
             }
-            Ok(Launch {
-                process_type: None,
-                argv: rest.to_vec(),
-                working_dir: None,
-            })
+            Ok(Launch { process_type: None, argv: rest.to_vec(), working_dir: None })
         }
-        Some(_) => Ok(Launch {
-            process_type: None,
-            argv: shell_argv(user_args.iter().map(OsString::as_os_str)),
-            working_dir: None,
-        }),
+        Some(_) => Ok(Launch { process_type: None, argv: shell_argv(user_args.iter().map(OsString::as_os_str)), working_dir: None }),
     }
 }
 
 /// The launch of a metadata process, with the user's arguments applied.
-fn from_process(
-    metadata: &LaunchMetadata,
-    process: &LaunchProcess,
-    user_args: &[OsString],
-) -> Result<Launch, SelectError> {
+fn from_process(metadata: &LaunchMetadata, process: &LaunchProcess, user_args: &[OsString]) -> Result<Launch, SelectError> {
     let (exe, always_args) =
-        process
-            .command
-            .split_first()
-            .ok_or_else(|| SelectError::EmptyCommand {
-                process_type: process.process_type.to_string(),
-            })?;
+        process.command.split_first().ok_or_else(|| SelectError::EmptyCommand { process_type: process.process_type.to_string() })?;
     let default_args = process.args.iter().map(OsString::from);
     let mut args: Vec<OsString> = always_args.iter().map(OsString::from).collect();
     if user_args.is_empty() {
@@ -168,11 +133,7 @@ fn from_process(
     Ok(Launch {
         process_type: Some(process.process_type.clone()),
         argv,
-        working_dir: process
-            .working_dir
-            .as_ref()
-            .filter(|d| !d.is_empty())
-            .map(PathBuf::from),
+        working_dir: process.working_dir.as_ref().filter(|d| !d.is_empty()).map(PathBuf::from),
     })
 }
 
@@ -191,11 +152,7 @@ fn shell_argv<'a>(words: impl Iterator<Item = &'a OsStr>) -> Vec<OsString> {
 /// Buildpacks before API 0.9 had user arguments appended to a process's args rather than
 /// replacing them. An unknown buildpack or unparsable API counts as recent.
 fn buildpack_api_before_0_9(metadata: &LaunchMetadata, process: &LaunchProcess) -> bool {
-    let Some(buildpack) = process
-        .buildpack_id
-        .as_deref()
-        .and_then(|id| metadata.buildpack(id))
-    else {
+    let Some(buildpack) = process.buildpack_id.as_deref().and_then(|id| metadata.buildpack(id)) else {
         return false;
     };
     let mut parts = buildpack.api.split('.').map(str::parse::<u32>);
@@ -208,11 +165,7 @@ fn buildpack_api_before_0_9(metadata: &LaunchMetadata, process: &LaunchProcess) 
 fn not_found(metadata: &LaunchMetadata, requested: &str) -> SelectError {
     SelectError::ProcessTypeNotFound {
         requested: requested.to_string(),
-        available: metadata
-            .processes
-            .iter()
-            .map(|p| p.process_type.to_string())
-            .collect(),
+        available: metadata.processes.iter().map(|p| p.process_type.to_string()).collect(),
     }
 }
 
@@ -225,25 +178,12 @@ mod tests {
         LaunchMetadata {
             buildpack_default_process_type: Some(ProcessType::parse("web").unwrap()),
             buildpacks: vec![
-                GroupBuildpack {
-                    id: BuildpackId::parse("new/bp").unwrap(),
-                    version: "1".into(),
-                    api: "0.10".into(),
-                },
-                GroupBuildpack {
-                    id: BuildpackId::parse("old/bp").unwrap(),
-                    version: "1".into(),
-                    api: "0.8".into(),
-                },
+                GroupBuildpack { id: BuildpackId::parse("new/bp").unwrap(), version: "1".into(), api: "0.10".into() },
+                GroupBuildpack { id: BuildpackId::parse("old/bp").unwrap(), version: "1".into(), api: "0.8".into() },
             ],
             processes: vec![
                 process("web", &["server"], &["--port", "8080"], "new/bp"),
-                process(
-                    "worker",
-                    &["node", "worker.js"],
-                    &["--queue", "a"],
-                    "new/bp",
-                ),
+                process("worker", &["node", "worker.js"], &["--queue", "a"], "new/bp"),
                 process("legacy", &["rackup"], &["-p", "80"], "old/bp"),
             ],
         }
@@ -316,82 +256,45 @@ mod tests {
         let launch = run(&md, &["/cnb/lifecycle/launcher"], Some("worker")).unwrap();
         assert_eq!(launch.process_type.as_deref(), Some("worker"));
         let launch = run(&md, &["/cnb/lifecycle/launcher"], Some("")).unwrap();
-        assert_eq!(
-            launch.process_type.as_deref(),
-            Some("web"),
-            "empty means unset"
-        );
+        assert_eq!(launch.process_type.as_deref(), Some("web"), "empty means unset");
     }
 
     #[test]
     fn unknown_process_type_lists_the_available_ones() {
         let err = run(&metadata(), &["launcher"], Some("cron")).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "process type cron was not found; available: web, worker, legacy"
-        );
+        assert_eq!(err.to_string(), "process type cron was not found; available: web, worker, legacy");
         let err = run(&metadata(), &["/cnb/process/cron"], None).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "process type cron was not found; available: web, worker, legacy"
-        );
+        assert_eq!(err.to_string(), "process type cron was not found; available: web, worker, legacy");
         let err = run(&LaunchMetadata::default(), &["launcher"], Some("web")).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "process type web was not found; available: none"
-        );
+        assert_eq!(err.to_string(), "process type web was not found; available: none");
     }
 
     #[test]
     fn no_default_and_no_args_is_an_error() {
         let err = run(&LaunchMetadata::default(), &["/cnb/lifecycle/launcher"], None).unwrap_err();
         assert_eq!(err, SelectError::CommandRequired);
-        assert_eq!(
-            err.to_string(),
-            "when there is no default process a command is required"
-        );
-        assert_eq!(
-            run(&LaunchMetadata::default(), &[], None).unwrap_err(),
-            SelectError::CommandRequired
-        );
+        assert_eq!(err.to_string(), "when there is no default process a command is required");
+        assert_eq!(run(&LaunchMetadata::default(), &[], None).unwrap_err(), SelectError::CommandRequired);
     }
 
     #[test]
     fn dash_dash_executes_directly() {
-        let launch = run(
-            &metadata(),
-            &["launcher", "--", "echo", "$HOME", "a b"],
-            None,
-        )
-        .unwrap();
+        let launch = run(&metadata(), &["launcher", "--", "echo", "$HOME", "a b"], None).unwrap();
         assert_eq!(launch.process_type, None);
         assert_eq!(launch.argv, argv(&["echo", "$HOME", "a b"]));
-        assert_eq!(
-            run(&metadata(), &["launcher", "--"], None).unwrap_err(),
-            SelectError::CommandRequiredAfterDashDash
-        );
+        assert_eq!(run(&metadata(), &["launcher", "--"], None).unwrap_err(), SelectError::CommandRequiredAfterDashDash);
     }
 
     #[test]
     fn other_args_go_through_the_shell() {
-        let launch = run(
-            &metadata(),
-            &["/cnb/lifecycle/launcher", "echo", "$HOME"],
-            None,
-        )
-        .unwrap();
+        let launch = run(&metadata(), &["/cnb/lifecycle/launcher", "echo", "$HOME"], None).unwrap();
         assert_eq!(launch.process_type, None);
         assert_eq!(launch.argv, argv(&["/bin/sh", "-c", "echo $HOME"]));
     }
 
     #[test]
     fn launcher_named_like_no_process_type_acts_as_the_launcher() {
-        let launch = run(
-            &metadata(),
-            &["/tmp/kiln-launcher-copy", "--", "true"],
-            None,
-        )
-        .unwrap();
+        let launch = run(&metadata(), &["/tmp/kiln-launcher-copy", "--", "true"], None).unwrap();
         assert_eq!(launch.argv, argv(&["true"]));
     }
 

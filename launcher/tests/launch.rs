@@ -62,32 +62,17 @@ fn image() -> Image {
     fs::write(layers.join("config/metadata.toml"), METADATA).unwrap();
 
     let layer = layers.join("kiln_greeter/tools");
-    executable(
-        &layer.join("bin/hello-tool"),
-        r#"echo "$GREETING $* [$TARGET]""#,
-    );
+    executable(&layer.join("bin/hello-tool"), r#"echo "$GREETING $* [$TARGET]""#);
     fs::create_dir_all(layer.join("env.launch/web")).unwrap();
     fs::write(layer.join("env.launch/GREETING"), "hello").unwrap();
     fs::write(layer.join("env.launch/web/TARGET.default"), "web-only").unwrap();
-    executable(
-        &layer.join("exec.d/set"),
-        r#"echo 'FROM_EXECD = "computed"' >&3"#,
-    );
-    fs::write(
-        layers.join("kiln_greeter/tools.toml"),
-        "[types]\nlaunch = true\n",
-    )
-    .unwrap();
+    executable(&layer.join("exec.d/set"), r#"echo 'FROM_EXECD = "computed"' >&3"#);
+    fs::write(layers.join("kiln_greeter/tools.toml"), "[types]\nlaunch = true\n").unwrap();
 
     for process in ["web", "where", "missing"] {
         symlink(LAUNCHER, process_dir.join(process)).unwrap();
     }
-    Image {
-        _root: root,
-        app,
-        layers,
-        process_dir,
-    }
+    Image { _root: root, app, layers, process_dir }
 }
 
 impl Image {
@@ -114,10 +99,7 @@ fn stdout(output: &Output) -> String {
 }
 
 fn failure(output: &Output) -> (i32, String) {
-    (
-        output.status.code().unwrap(),
-        String::from_utf8(output.stderr.clone()).unwrap(),
-    )
+    (output.status.code().unwrap(), String::from_utf8(output.stderr.clone()).unwrap())
 }
 
 #[test]
@@ -140,34 +122,16 @@ fn launcher_runs_the_default_process() {
 fn working_dir_exec_d_and_removed_platform_vars() {
     let image = image();
     let out = image.run(&image.process("where"), &[], &[]);
-    assert_eq!(
-        stdout(&out),
-        format!("{}\nunset computed\n", image.app.join("sub").display())
-    );
+    assert_eq!(stdout(&out), format!("{}\nunset computed\n", image.app.join("sub").display()));
 }
 
 #[test]
 fn dash_dash_is_direct_and_other_commands_use_the_shell() {
     let image = image();
-    let out = image.run(
-        Path::new(LAUNCHER),
-        &["--", "hello-tool", "$NOT_EXPANDED"],
-        &[],
-    );
-    assert_eq!(
-        stdout(&out),
-        "hello $NOT_EXPANDED []\n",
-        "no process type: no env.launch/web"
-    );
-    let out = image.run(
-        Path::new(LAUNCHER),
-        &["echo", "$GREETING", "from", "$(pwd)"],
-        &[],
-    );
-    assert_eq!(
-        stdout(&out),
-        format!("hello from {}\n", image.app.display())
-    );
+    let out = image.run(Path::new(LAUNCHER), &["--", "hello-tool", "$NOT_EXPANDED"], &[]);
+    assert_eq!(stdout(&out), "hello $NOT_EXPANDED []\n", "no process type: no env.launch/web");
+    let out = image.run(Path::new(LAUNCHER), &["echo", "$GREETING", "from", "$(pwd)"], &[]);
+    assert_eq!(stdout(&out), format!("hello from {}\n", image.app.display()));
 }
 
 #[test]
@@ -176,10 +140,7 @@ fn unknown_process_type_exits_82() {
     let out = image.run(Path::new(LAUNCHER), &[], &[("CNB_PROCESS_TYPE", "cron")]);
     let (code, stderr) = failure(&out);
     assert_eq!(code, 82);
-    assert_eq!(
-        stderr,
-        "kiln-launcher: process type cron was not found; available: web, where, missing\n"
-    );
+    assert_eq!(stderr, "kiln-launcher: process type cron was not found; available: web, where, missing\n");
 }
 
 #[test]
@@ -187,10 +148,7 @@ fn missing_program_exits_83() {
     let image = image();
     let (code, stderr) = failure(&image.run(&image.process("missing"), &[], &[]));
     assert_eq!(code, 83);
-    assert!(
-        stderr.starts_with("kiln-launcher: cannot execute no-such-program-kiln: "),
-        "{stderr}"
-    );
+    assert!(stderr.starts_with("kiln-launcher: cannot execute no-such-program-kiln: "), "{stderr}");
 }
 
 #[test]
@@ -199,10 +157,7 @@ fn bad_metadata_exits_84() {
     fs::write(image.layers.join("config/metadata.toml"), "[[processes]\n").unwrap();
     let (code, stderr) = failure(&image.run(&image.process("web"), &[], &[]));
     assert_eq!(code, 84);
-    assert!(
-        stderr.starts_with("kiln-launcher: cannot parse launch metadata "),
-        "{stderr}"
-    );
+    assert!(stderr.starts_with("kiln-launcher: cannot parse launch metadata "), "{stderr}");
     fs::remove_file(image.layers.join("config/metadata.toml")).unwrap();
     let (code, _) = failure(&image.run(&image.process("web"), &[], &[]));
     assert_eq!(code, 84);

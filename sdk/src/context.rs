@@ -20,12 +20,7 @@ pub struct DetectContext {
 
 impl DetectContext {
     pub(crate) fn from_wit(c: wit::DetectContext) -> Self {
-        DetectContext {
-            app_dir: c.app_dir.into(),
-            platform_dir: c.platform_dir.into(),
-            platform_env: c.platform_env,
-            target: c.target,
-        }
+        DetectContext { app_dir: c.app_dir.into(), platform_dir: c.platform_dir.into(), platform_env: c.platform_env, target: c.target }
     }
 
     /// The path of a file relative to the app dir.

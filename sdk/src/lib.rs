@@ -27,8 +27,8 @@
 
 pub mod archive;
 mod context;
-pub mod exec;
 mod error;
+pub mod exec;
 mod results;
 
 /// The bindings generated from `wit/buildpack.wit` (used by [`export_buildpack!`]).
@@ -116,9 +116,7 @@ pub struct Fetched {
 /// ```
 pub fn fetch(url: &str, digest: &str, destination: &std::path::Path) -> Result<Fetched, Error> {
     use bindings::kiln::buildpack::host::{FetchRequest, fetch as host_fetch};
-    let destination = destination
-        .to_str()
-        .ok_or_else(|| Error::new(format!("{} is not UTF-8", destination.display())))?;
+    let destination = destination.to_str().ok_or_else(|| Error::new(format!("{} is not UTF-8", destination.display())))?;
     let request = FetchRequest { url: url.into(), digest: digest.into(), destination: destination.into() };
     let result = host_fetch(&request).map_err(Error::new)?;
     Ok(Fetched { path: result.path.into(), size: result.size })

@@ -41,16 +41,8 @@ impl RunningContainer {
     pub fn start(bundle: &Bundle, extra_env: &[(&str, &str)], uid: u32) -> RunningContainer {
         let bwrap = require_tool("bwrap");
         let args = bundle.args();
-        assert!(
-            !args.is_empty(),
-            "the bundle's config has no process.args (image without entrypoint and cmd): {}",
-            bundle.config
-        );
-        assert!(
-            bundle.rootfs.is_dir(),
-            "bundle rootfs {} is not a directory",
-            bundle.rootfs.display()
-        );
+        assert!(!args.is_empty(), "the bundle's config has no process.args (image without entrypoint and cmd): {}", bundle.config);
+        assert!(bundle.rootfs.is_dir(), "bundle rootfs {} is not a directory", bundle.rootfs.display());
 
         let mut env = bundle.env();
         for (k, v) in extra_env {
@@ -73,26 +65,13 @@ impl RunningContainer {
         }
         cmd.arg("--").args(&args);
 
-        let logs = tempfile::Builder::new()
-            .prefix("kiln-container-logs-")
-            .tempdir()
-            .expect("create a temp dir for container logs");
+        let logs = tempfile::Builder::new().prefix("kiln-container-logs-").tempdir().expect("create a temp dir for container logs");
         let stdout = File::create(logs.path().join("stdout")).expect("create stdout log");
         let stderr = File::create(logs.path().join("stderr")).expect("create stderr log");
-        cmd.stdin(Stdio::null())
-            .stdout(stdout)
-            .stderr(stderr)
-            .process_group(0);
+        cmd.stdin(Stdio::null()).stdout(stdout).stderr(stderr).process_group(0);
         let command = command_line(&cmd);
-        let child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot spawn `{command}`: {e}"));
-        RunningContainer {
-            child,
-            status: None,
-            command,
-            logs,
-        }
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot spawn `{command}`: {e}"));
+        RunningContainer { child, status: None, command, logs }
     }
 
     /// The host pid of bwrap, which is also the process group id of everything it started.
@@ -131,21 +110,13 @@ impl RunningContainer {
             Some(s) => s.to_string(),
             None => "still running".to_string(),
         };
-        format!(
-            "container `{}` ({status})\n--- stdout ---\n{}\n--- stderr ---\n{}",
-            self.command,
-            self.stdout(),
-            self.stderr()
-        )
+        format!("container `{}` ({status})\n--- stdout ---\n{}\n--- stderr ---\n{}", self.command, self.stdout(), self.stderr())
     }
 
     /// The exit status if the container has exited, without waiting.
     pub fn try_exit_status(&mut self) -> Option<ExitStatus> {
         if self.status.is_none() {
-            self.status = self
-                .child
-                .try_wait()
-                .unwrap_or_else(|e| panic!("waiting for `{}`: {e}", self.command));
+            self.status = self.child.try_wait().unwrap_or_else(|e| panic!("waiting for `{}`: {e}", self.command));
         }
         self.status
     }
@@ -160,10 +131,7 @@ impl RunningContainer {
                 return status;
             }
             if Instant::now() >= deadline {
-                panic!(
-                    "container still running after {timeout:?}\n{}",
-                    self.report()
-                );
+                panic!("container still running after {timeout:?}\n{}", self.report());
             }
             thread::sleep(POLL_INTERVAL);
         }
@@ -185,10 +153,7 @@ impl RunningContainer {
     /// Panics with the last outcome and [`RunningContainer::report`] if the container exits
     /// first or nothing answers 2xx within `timeout`.
     pub fn wait_for_http(&mut self, port: u16, path: &str, timeout: Duration) -> String {
-        let result = poll_http(port, path, timeout, || {
-            self.try_exit_status()
-                .map(|s| format!("the container exited ({s})"))
-        });
+        let result = poll_http(port, path, timeout, || self.try_exit_status().map(|s| format!("the container exited ({s})")));
         match result {
             Ok(resp) => resp.body,
             Err(why) => panic!("{why}\n{}", self.report()),
@@ -204,11 +169,7 @@ impl RunningContainer {
         }
         // Kill the group first: bwrap's children stay in it, even in their own pid namespace.
         let pgid = format!("-{}", self.child.id());
-        let _ = Command::new("kill")
-            .args(["-s", "KILL", "--", &pgid])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+        let _ = Command::new("kill").args(["-s", "KILL", "--", &pgid]).stdout(Stdio::null()).stderr(Stdio::null()).status();
         let _ = self.child.kill();
         self.status = self.child.wait().ok();
     }

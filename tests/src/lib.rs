@@ -29,8 +29,8 @@ pub use container::RunningContainer;
 pub use kiln::{KilnHome, KilnRun, kiln_binary};
 pub use net::{HttpResponse, free_port, http_get, poll_http};
 pub use oci::{
-    Bundle, manifest_digest_via_skopeo, oci_ref, sha256_digest, skopeo_inspect,
-    skopeo_inspect_config, skopeo_inspect_raw, umoci_image_from_dir, umoci_unpack,
+    Bundle, manifest_digest_via_skopeo, oci_ref, sha256_digest, skopeo_inspect, skopeo_inspect_config, skopeo_inspect_raw,
+    umoci_image_from_dir, umoci_unpack,
 };
 pub use registry::{LoggedRequest, Registry};
 pub use rootfs::busybox_rootfs;

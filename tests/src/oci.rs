@@ -14,10 +14,7 @@ use crate::tools::{require_tool, run};
 /// Panics if `layout_dir` holds a `:`, which skopeo would misread.
 pub fn oci_ref(layout_dir: &Path, tag: &str) -> String {
     let dir = layout_dir.to_str().expect("layout path is UTF-8");
-    assert!(
-        !dir.contains(':'),
-        "OCI layout path {dir} contains ':', which skopeo's oci: transport cannot parse"
-    );
+    assert!(!dir.contains(':'), "OCI layout path {dir} contains ':', which skopeo's oci: transport cannot parse");
     format!("oci:{dir}:{tag}")
 }
 
@@ -25,12 +22,8 @@ fn skopeo_json(args: &[&str]) -> Value {
     let mut cmd = Command::new(require_tool("skopeo"));
     cmd.args(args);
     let out = run(&mut cmd);
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "skopeo {args:?} printed invalid JSON ({e}):\n{}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    })
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("skopeo {args:?} printed invalid JSON ({e}):\n{}", String::from_utf8_lossy(&out.stdout)))
 }
 
 /// `skopeo inspect oci:DIR:TAG`: skopeo's summary (`Digest`, `Labels`, `Layers`, `Env`, ...).
@@ -89,25 +82,16 @@ impl Bundle {
 
     /// `process.cwd`, or `/` when the config has none.
     pub fn cwd(&self) -> String {
-        self.config["process"]["cwd"]
-            .as_str()
-            .filter(|s| !s.is_empty())
-            .unwrap_or("/")
-            .to_string()
+        self.config["process"]["cwd"].as_str().filter(|s| !s.is_empty()).unwrap_or("/").to_string()
     }
 }
 
 fn string_array(value: &Value) -> Vec<String> {
     match value {
         Value::Null => Vec::new(),
-        Value::Array(items) => items
-            .iter()
-            .map(|v| {
-                v.as_str()
-                    .unwrap_or_else(|| panic!("expected a string, found {v}"))
-                    .to_string()
-            })
-            .collect(),
+        Value::Array(items) => {
+            items.iter().map(|v| v.as_str().unwrap_or_else(|| panic!("expected a string, found {v}")).to_string()).collect()
+        }
         other => panic!("expected an array of strings, found {other}"),
     }
 }
@@ -118,18 +102,12 @@ fn string_array(value: &Value) -> Vec<String> {
 pub fn umoci_unpack(layout_dir: &Path, tag: &str, bundle_dir: &Path) -> Bundle {
     let image = format!("{}:{tag}", layout_dir.display());
     let mut cmd = Command::new(require_tool("umoci"));
-    cmd.args(["unpack", "--rootless", "--image", &image])
-        .arg(bundle_dir);
+    cmd.args(["unpack", "--rootless", "--image", &image]).arg(bundle_dir);
     run(&mut cmd);
     let config_path = bundle_dir.join("config.json");
-    let text = fs::read(&config_path)
-        .unwrap_or_else(|e| panic!("umoci wrote no {}: {e}", config_path.display()));
-    let config = serde_json::from_slice(&text)
-        .unwrap_or_else(|e| panic!("{} is not JSON: {e}", config_path.display()));
-    Bundle {
-        rootfs: bundle_dir.join("rootfs"),
-        config,
-    }
+    let text = fs::read(&config_path).unwrap_or_else(|e| panic!("umoci wrote no {}: {e}", config_path.display()));
+    let config = serde_json::from_slice(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", config_path.display()));
+    Bundle { rootfs: bundle_dir.join("rootfs"), config }
 }
 
 /// Makes (or extends) an OCI image layout with a one-layer image built by umoci.
@@ -143,18 +121,11 @@ pub fn umoci_image_from_dir(layout_dir: &Path, tag: &str, rootfs: &Path, config_
     let umoci = require_tool("umoci");
     let image = format!("{}:{tag}", layout_dir.display());
     if !layout_dir.join("oci-layout").exists() {
-        run(Command::new(&umoci)
-            .args(["init", "--layout"])
-            .arg(layout_dir));
+        run(Command::new(&umoci).args(["init", "--layout"]).arg(layout_dir));
     }
     run(Command::new(&umoci).args(["new", "--image", &image]));
-    run(Command::new(&umoci)
-        .args(["insert", "--rootless", "--no-history", "--image", &image])
-        .arg(rootfs)
-        .arg("/"));
+    run(Command::new(&umoci).args(["insert", "--rootless", "--no-history", "--image", &image]).arg(rootfs).arg("/"));
     if !config_flags.is_empty() {
-        run(Command::new(&umoci)
-            .args(["config", "--no-history", "--image", &image])
-            .args(config_flags));
+        run(Command::new(&umoci).args(["config", "--no-history", "--image", &image]).args(config_flags));
     }
 }

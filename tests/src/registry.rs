@@ -53,10 +53,7 @@ impl Registry {
     }
 
     fn start_inner(auth: Option<(String, String)>) -> Registry {
-        let dir = tempfile::Builder::new()
-            .prefix("kiln-registry-")
-            .tempdir()
-            .expect("create a temp dir for the registry");
+        let dir = tempfile::Builder::new().prefix("kiln-registry-").tempdir().expect("create a temp dir for the registry");
         let port = free_port();
         let data = dir.path().join("data");
         fs::create_dir(&data).expect("create registry data dir");
@@ -91,20 +88,11 @@ impl Registry {
         let _ = port;
         let binary = require_tool("docker-registry");
         let config = dir.join("config.yml");
-        let log = fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.join("registry.log"))
-            .expect("open registry log");
+        let log = fs::OpenOptions::new().create(true).append(true).open(dir.join("registry.log")).expect("open registry log");
         let mut cmd = Command::new(binary);
-        cmd.arg("serve")
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("dup registry log"))
-            .stderr(log);
+        cmd.arg("serve").arg(&config).stdin(Stdio::null()).stdout(log.try_clone().expect("dup registry log")).stderr(log);
         let command = command_line(&cmd);
-        cmd.spawn()
-            .unwrap_or_else(|e| panic!("cannot spawn `{command}`: {e}"))
+        cmd.spawn().unwrap_or_else(|e| panic!("cannot spawn `{command}`: {e}"))
     }
 
     /// Waits until the registry answers `GET /v2/` (200, or 401 when it requires auth).
@@ -214,10 +202,7 @@ impl Registry {
         }
         assert_eq!(response.status, 200, "tags/list of {repository}: {}", response.body);
         let value: serde_json::Value = serde_json::from_str(&response.body).expect("tags/list is JSON");
-        value["tags"]
-            .as_array()
-            .map(|tags| tags.iter().filter_map(|t| t.as_str().map(str::to_string)).collect())
-            .unwrap_or_default()
+        value["tags"].as_array().map(|tags| tags.iter().filter_map(|t| t.as_str().map(str::to_string)).collect()).unwrap_or_default()
     }
 
     /// `127.0.0.1:PORT`, the host part of image references (`127.0.0.1:PORT/repo:tag`).

@@ -8,9 +8,7 @@ use std::path::Path;
 pub const HOST_BUSYBOX: &str = "/bin/busybox";
 
 /// The applets [`busybox_rootfs`] links in `/bin`, each a symlink to `busybox`.
-pub const APPLETS: &[&str] = &[
-    "sh", "ls", "cat", "echo", "env", "httpd", "wget", "id", "sleep",
-];
+pub const APPLETS: &[&str] = &["sh", "ls", "cat", "echo", "env", "httpd", "wget", "id", "sleep"];
 
 /// The `/etc/passwd` of [`busybox_rootfs`]: root and the CNB user `cnb` (uid 1000).
 pub const PASSWD: &str = "root:x:0:0:root:/root:/bin/sh\ncnb:x:1000:1000::/home/cnb:/bin/sh\n";
@@ -49,8 +47,7 @@ pub fn busybox_rootfs(dir: &Path) {
 
     let target = dir.join("bin/busybox");
     fs::write(&target, &bytes).unwrap_or_else(|e| panic!("write {}: {e}", target.display()));
-    fs::set_permissions(&target, fs::Permissions::from_mode(0o755))
-        .unwrap_or_else(|e| panic!("chmod {}: {e}", target.display()));
+    fs::set_permissions(&target, fs::Permissions::from_mode(0o755)).unwrap_or_else(|e| panic!("chmod {}: {e}", target.display()));
     for applet in APPLETS {
         let link = dir.join("bin").join(applet);
         symlink("busybox", &link).unwrap_or_else(|e| panic!("symlink {}: {e}", link.display()));
@@ -78,9 +75,7 @@ pub fn elf_interpreter(bytes: &[u8]) -> Result<Option<String>, String> {
         d => return Err(format!("unknown ELF data encoding {d}")),
     };
     let read = |off: usize, len: usize| -> Result<u64, String> {
-        let field = bytes
-            .get(off..off + len)
-            .ok_or_else(|| format!("truncated ELF at offset {off}"))?;
+        let field = bytes.get(off..off + len).ok_or_else(|| format!("truncated ELF at offset {off}"))?;
         let mut buf = [0u8; 8];
         if le {
             buf[..len].copy_from_slice(field);
@@ -102,14 +97,8 @@ pub fn elf_interpreter(bytes: &[u8]) -> Result<Option<String>, String> {
             continue;
         }
         // p_offset and p_filesz: Elf64 has p_flags before p_offset; Elf32 does not.
-        let (offset, filesz) = if is64 {
-            (read(ph + 8, 8)?, read(ph + 32, 8)?)
-        } else {
-            (read(ph + 4, 4)?, read(ph + 16, 4)?)
-        };
-        let raw = bytes
-            .get(offset as usize..(offset + filesz) as usize)
-            .ok_or("PT_INTERP points outside the file")?;
+        let (offset, filesz) = if is64 { (read(ph + 8, 8)?, read(ph + 32, 8)?) } else { (read(ph + 4, 4)?, read(ph + 16, 4)?) };
+        let raw = bytes.get(offset as usize..(offset + filesz) as usize).ok_or("PT_INTERP points outside the file")?;
         let interp = raw.split(|b| *b == 0).next().unwrap_or_default();
         return Ok(Some(String::from_utf8_lossy(interp).into_owned()));
     }
@@ -135,20 +124,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         busybox_rootfs(dir.path());
         let root = dir.path();
-        assert_eq!(
-            fs::read_link(root.join("bin/httpd")).unwrap(),
-            Path::new("busybox")
-        );
-        assert_eq!(
-            fs::metadata(root.join("tmp")).unwrap().permissions().mode() & 0o7777,
-            0o1777
-        );
+        assert_eq!(fs::read_link(root.join("bin/httpd")).unwrap(), Path::new("busybox"));
+        assert_eq!(fs::metadata(root.join("tmp")).unwrap().permissions().mode() & 0o7777, 0o1777);
         let passwd = fs::read_to_string(root.join("etc/passwd")).unwrap();
         assert!(passwd.contains("cnb:x:1000:1000::/home/cnb:/bin/sh"));
         assert!(root.join("home/cnb").is_dir() && root.join("usr/bin").is_dir());
-        let out = crate::run(
-            std::process::Command::new(root.join("bin/busybox")).args(["echo", "alive"]),
-        );
+        let out = crate::run(std::process::Command::new(root.join("bin/busybox")).args(["echo", "alive"]));
         assert_eq!(out.stdout, b"alive\n");
     }
 }

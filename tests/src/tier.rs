@@ -8,10 +8,7 @@ pub fn network_tests_enabled(what: &str) -> bool {
         return true;
     }
     // CI runs every tier: a CI run without the switch is a broken CI setup, not a skip.
-    assert!(
-        std::env::var("CI").map_or(true, |v| v != "true"),
-        "{what} needs KILN_NETWORK_TESTS=1 under CI=true (.ci/run sets it)"
-    );
+    assert!(std::env::var("CI").map_or(true, |v| v != "true"), "{what} needs KILN_NETWORK_TESTS=1 under CI=true (.ci/run sets it)");
     eprintln!("skipping {what}: set KILN_NETWORK_TESTS=1 to run the network tier (.ci/run does)");
     false
 }

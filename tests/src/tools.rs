@@ -34,15 +34,11 @@ pub fn debian_package(tool: &str) -> Option<&'static str> {
 /// Finds the program `name` on `PATH`, like `which`, without panicking.
 pub fn find_tool(name: &str) -> Option<PathBuf> {
     let path = env::var_os("PATH")?;
-    env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|candidate| is_executable(candidate))
+    env::split_paths(&path).map(|dir| dir.join(name)).find(|candidate| is_executable(candidate))
 }
 
 fn is_executable(path: &Path) -> bool {
-    path.metadata()
-        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        .unwrap_or(false)
+    path.metadata().map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
 }
 
 /// Finds the program `name` on `PATH`; panics if it is missing.
@@ -65,32 +61,20 @@ pub fn require_tool(name: &str) -> PathBuf {
 
 /// Renders a command line for messages: program and arguments, quoted where needed.
 pub fn command_line(cmd: &Command) -> String {
-    std::iter::once(cmd.get_program())
-        .chain(cmd.get_args())
-        .map(quote)
-        .collect::<Vec<_>>()
-        .join(" ")
+    std::iter::once(cmd.get_program()).chain(cmd.get_args()).map(quote).collect::<Vec<_>>().join(" ")
 }
 
 fn quote(arg: &OsStr) -> String {
     let s = arg.to_string_lossy();
-    let plain = !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c));
-    if plain {
-        s.into_owned()
-    } else {
-        format!("'{}'", s.replace('\'', r"'\''"))
-    }
+    let plain = !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c));
+    if plain { s.into_owned() } else { format!("'{}'", s.replace('\'', r"'\''")) }
 }
 
 /// Runs `cmd` to completion with captured output; panics unless it exits with status 0.
 ///
 /// The panic message holds the command line, the exit status, stdout and stderr.
 pub fn run(cmd: &mut Command) -> Output {
-    let output = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("could not start `{}`: {e}", command_line(cmd)));
+    let output = cmd.output().unwrap_or_else(|e| panic!("could not start `{}`: {e}", command_line(cmd)));
     if !output.status.success() {
         panic!(
             "`{}` failed with {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
@@ -106,8 +90,7 @@ pub fn run(cmd: &mut Command) -> Output {
 /// Runs `cmd` like [`run`] and returns its stdout as UTF-8 text.
 pub fn run_stdout(cmd: &mut Command) -> String {
     let output = run(cmd);
-    String::from_utf8(output.stdout)
-        .unwrap_or_else(|e| panic!("`{}` printed non-UTF-8 output: {e}", command_line(cmd)))
+    String::from_utf8(output.stdout).unwrap_or_else(|e| panic!("`{}` printed non-UTF-8 output: {e}", command_line(cmd)))
 }
 
 #[cfg(test)]
@@ -132,10 +115,7 @@ mod tests {
     fn run_reports_command_status_and_output() {
         let ok = run(Command::new("sh").args(["-c", "echo out"]));
         assert_eq!(String::from_utf8_lossy(&ok.stdout), "out\n");
-        let err = std::panic::catch_unwind(|| {
-            run(Command::new("sh").args(["-c", "echo to-out; echo to-err >&2; exit 3"]))
-        })
-        .unwrap_err();
+        let err = std::panic::catch_unwind(|| run(Command::new("sh").args(["-c", "echo to-out; echo to-err >&2; exit 3"]))).unwrap_err();
         let msg = err.downcast_ref::<String>().unwrap();
         for needle in ["sh -c 'echo to-out;", "exit status: 3", "to-out", "to-err"] {
             assert!(msg.contains(needle), "missing {needle:?} in {msg}");

@@ -12,7 +12,9 @@
 use std::fs;
 use std::time::{Duration, Instant};
 
-use kiln_tests::{network_tests_enabled, Bundle, KilnHome, KilnRun, RunningContainer, require_tool, skopeo_inspect, skopeo_inspect_config, umoci_unpack};
+use kiln_tests::{
+    Bundle, KilnHome, KilnRun, RunningContainer, network_tests_enabled, require_tool, skopeo_inspect, skopeo_inspect_config, umoci_unpack,
+};
 
 /// The number before `label` in kiln's summary line, e.g. `3 requests`.
 fn count(run: &KilnRun, label: &str) -> u64 {
@@ -61,8 +63,7 @@ fn debian_run_image_from_the_archive() {
     assert_eq!(labels["io.buildpacks.rebasable"], "true");
     let metadata: serde_json::Value =
         serde_json::from_str(labels["io.buildpacks.base.metadata"].as_str().expect("base metadata label")).unwrap();
-    let packages: Vec<&str> =
-        metadata["packages"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    let packages: Vec<&str> = metadata["packages"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
     for wanted in ["libc6", "libgcc-s1", "libstdc++6", "zlib1g", "ca-certificates", "tzdata", "busybox-static"] {
         assert!(packages.contains(&wanted), "{wanted} missing from {packages:?}");
     }

@@ -40,9 +40,7 @@ image = "run-base"
 }
 
 fn group_of(home: &KilnHome, builder: &Path, app: &Path) -> (Vec<String>, kiln_tests::KilnRun) {
-    let run = home
-        .run(&["build", "app", "--path", app.to_str().unwrap(), "--builder", builder.to_str().unwrap(), "-v"])
-        .success();
+    let run = home.run(&["build", "app", "--path", app.to_str().unwrap(), "--builder", builder.to_str().unwrap(), "-v"]).success();
     let config = skopeo_inspect_config(&home.store(), "app:latest");
     let label = config["config"]["Labels"]["io.buildpacks.build.metadata"].as_str().unwrap().to_string();
     let metadata: serde_json::Value = serde_json::from_str(&label).unwrap();

@@ -221,7 +221,16 @@ fn a_buildpack_built_for_contract_0_1_still_loads_and_runs() {
     let app = tempfile::tempdir().unwrap();
     std::fs::write(app.path().join("v01.txt"), "x").unwrap();
     let built = home
-        .run(&["build", "legacy", "--path", app.path().to_str().unwrap(), "--run-image", "run-base", "--buildpack", env!("FIXTURE_CONTRACT_V01")])
+        .run(&[
+            "build",
+            "legacy",
+            "--path",
+            app.path().to_str().unwrap(),
+            "--run-image",
+            "run-base",
+            "--buildpack",
+            env!("FIXTURE_CONTRACT_V01"),
+        ])
         .success();
     assert!(built.stderr.contains("hello from contract 0.1"), "{built}");
     let bundle_dir = tempfile::tempdir().unwrap();

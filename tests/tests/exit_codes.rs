@@ -8,13 +8,8 @@ fn a_missing_image_exits_3_in_every_command_that_reads_one() {
     require_tool("bwrap");
     let home = KilnHome::new();
     home.busybox_run_image("run-base");
-    let commands: [&[&str]; 5] = [
-        &["inspect", "nope"],
-        &["sbom", "nope"],
-        &["rmi", "nope"],
-        &["rebase", "nope", "--run-image", "run-base"],
-        &["run", "nope"],
-    ];
+    let commands: [&[&str]; 5] =
+        [&["inspect", "nope"], &["sbom", "nope"], &["rmi", "nope"], &["rebase", "nope", "--run-image", "run-base"], &["run", "nope"]];
     for args in commands {
         let run = home.run(args);
         assert_eq!(run.code, Some(3), "a missing image is bad input:\n{run}");
@@ -25,7 +20,8 @@ fn a_missing_image_exits_3_in_every_command_that_reads_one() {
     let app = home.path().join("app");
     std::fs::create_dir_all(&app).unwrap();
     std::fs::write(app.join("Procfile"), "web: httpd -f\n").unwrap();
-    home.run(&["build", "app", "--path", app.to_str().unwrap(), "--run-image", "nope"]).failure(3, &["run image nope", "no image named nope:latest"]);
+    home.run(&["build", "app", "--path", app.to_str().unwrap(), "--run-image", "nope"])
+        .failure(3, &["run image nope", "no image named nope:latest"]);
 }
 
 #[test]

@@ -68,7 +68,10 @@ fn a_fetch_is_verified_cached_for_the_next_build_and_listed_in_the_sbom() {
 
     let first = build(&home, app.path(), "app", &urls, &digests, &["--allow-host", &server.host()]).success();
     assert_eq!(server.request_count(), 2, "one request per file: {:?}", server.requests());
-    assert!(first.stderr.contains(&format!("fetched {} ({} bytes, from network)", server.url("/files/tool-1.0.tar.gz"), tool.len())), "{first}");
+    assert!(
+        first.stderr.contains(&format!("fetched {} ({} bytes, from network)", server.url("/files/tool-1.0.tar.gz"), tool.len())),
+        "{first}"
+    );
 
     // The file is in the image, byte for byte.
     let bundle_dir = tempfile::tempdir().unwrap();
@@ -152,7 +155,10 @@ fn builds_run_offline_from_a_prepared_mirror() {
     let run = build(&offline, app.path(), "app", &url, &digest, &["--allow-host", &server.host(), "--mirror", &mirror_flag]).success();
     assert!(run.stderr.contains("from mirror)"), "{run}");
     let sbom = offline.run(&["sbom", "app"]).success();
-    assert!(sbom.stdout.contains(&url) && sbom.stdout.contains(digest.trim_start_matches("sha256:")), "the SBOM names the original URL:\n{sbom}");
+    assert!(
+        sbom.stdout.contains(&url) && sbom.stdout.contains(digest.trim_start_matches("sha256:")),
+        "the SBOM names the original URL:\n{sbom}"
+    );
 }
 
 #[test]
@@ -165,9 +171,11 @@ fn the_policy_decides_what_may_be_fetched() {
     let url = server.url("/files/f");
     let digest = sha256_digest(b"x");
     // Not on the allow-list (the default is the machine's package registries).
-    build(&home, app.path(), "app", &url, &digest, &[]).failure(51, &["is not allowed by the fetch policy", &format!("--allow-host {}", server.host())]);
+    build(&home, app.path(), "app", &url, &digest, &[])
+        .failure(51, &["is not allowed by the fetch policy", &format!("--allow-host {}", server.host())]);
     // Strict denies even an allowed host.
-    build(&home, app.path(), "app", &url, &digest, &["--allow-host", &server.host(), "--policy", "strict"]).failure(51, &["--policy strict"]);
+    build(&home, app.path(), "app", &url, &digest, &["--allow-host", &server.host(), "--policy", "strict"])
+        .failure(51, &["--policy strict"]);
     build(&home, app.path(), "app", &url, &digest, &["--allow-host", &server.host(), "--deny-fetch"]).failure(51, &["--deny-fetch"]);
     // A redirect from an allowed host to one that is not allowed is refused at the hop.
     let redirect = server.url(&format!("/redirect?http://127.0.0.2:{}/files/f", server.port()));

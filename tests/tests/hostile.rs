@@ -356,12 +356,7 @@ fn many_files_in_a_launch_layer_build_or_fail_cleanly() {
     // No limit on a layer's file count exists yet: this records what 200 000 files cost.
     let count: usize = std::env::var("KILN_HOSTILE_MANY_FILES").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
     let t = Hostile::new();
-    let out = t.build_within(
-        &[MANY_FILES],
-        &["--verbose", "--env", &format!("HOSTILE_COUNT={count}")],
-        &[],
-        Duration::from_secs(20 * 60),
-    );
+    let out = t.build_within(&[MANY_FILES], &["--verbose", "--env", &format!("HOSTILE_COUNT={count}")], &[], Duration::from_secs(20 * 60));
     assert!(!out.timed_out, "{count} files: kiln still running after {:.0?}", out.elapsed);
     let phases: Vec<&str> = out.run.stderr.lines().filter(|l| l.contains(" took ") || l.contains("CREATED")).collect();
     println!("many-files: {count} files, exit {:?} in {:.1?}; {}", out.run.code, out.elapsed, phases.join("; "));
@@ -420,8 +415,7 @@ fn a_shell_command_is_stored_verbatim_and_never_run_at_build_time() {
 #[test]
 fn a_component_for_another_contract_is_refused() {
     let t = Hostile::new();
-    t.build(&[BAD_CONTRACT], &[])
-        .failure(3, &["hostile_bad_contract.wasm", "kiln:buildpack@0.9.0", "kiln:buildpack@0.2.0"]);
+    t.build(&[BAD_CONTRACT], &[]).failure(3, &["hostile_bad_contract.wasm", "kiln:buildpack@0.9.0", "kiln:buildpack@0.2.0"]);
 }
 
 #[test]
@@ -432,10 +426,8 @@ fn files_that_are_not_components_are_refused() {
     fs::write(&core, b"\0asm\x01\0\0\0").unwrap();
     let text = dir.path().join("text.wasm");
     fs::write(&text, "#!/bin/sh\necho I am not wasm\n").unwrap();
-    t.build(&[core.to_str().unwrap()], &[])
-        .failure(3, &["core.wasm is not a WebAssembly component", "core WebAssembly module"]);
-    t.build(&[text.to_str().unwrap()], &[])
-        .failure(3, &["text.wasm is not a WebAssembly component", "magic bytes"]);
+    t.build(&[core.to_str().unwrap()], &[]).failure(3, &["core.wasm is not a WebAssembly component", "core WebAssembly module"]);
+    t.build(&[text.to_str().unwrap()], &[]).failure(3, &["text.wasm is not a WebAssembly component", "magic bytes"]);
 }
 
 #[test]
@@ -447,8 +439,7 @@ fn a_buildpack_blocked_in_a_host_call_is_stopped_by_the_wall_time_limit() {
     assert!(
         !out.timed_out,
         "kiln was still running {:.0?} into a build with --limit-time 2s: a buildpack sleeping in a host call is never stopped\n{}",
-        out.elapsed,
-        out.run
+        out.elapsed, out.run
     );
     out.failure(52, &["buildpack hostile/sleeper exceeded its wall-time limit during build"]);
 }
@@ -529,7 +520,9 @@ fn a_fetch_of_a_disallowed_url_never_reaches_the_network() {
     let out = t.build(&[FETCH_ABUSE], &["--env", &url, "--env", &digest]).success();
     let lines = out.log_lines("hostile/fetch-abuse");
     assert!(
-        lines.iter().any(|l| l.starts_with("DENIED ") && l.contains("is not allowed by the fetch policy") && l.contains(&format!("--allow-host {}", server.host()))),
+        lines.iter().any(|l| l.starts_with("DENIED ")
+            && l.contains("is not allowed by the fetch policy")
+            && l.contains(&format!("--allow-host {}", server.host()))),
         "{}",
         out.run
     );
@@ -547,11 +540,26 @@ fn a_fetch_with_a_wrong_digest_leaves_nothing_anywhere() {
     let t = Hostile::new();
     let wrong = kiln_tests::sha256_digest(b"what the buildpack claims");
     let out = t
-        .build(&[FETCH_ABUSE], &["--allow-host", &server.host(), "--env", &format!("HOSTILE_URL={}", server.url("/files/tool")), "--env", &format!("HOSTILE_DIGEST={wrong}")])
+        .build(
+            &[FETCH_ABUSE],
+            &[
+                "--allow-host",
+                &server.host(),
+                "--env",
+                &format!("HOSTILE_URL={}", server.url("/files/tool")),
+                "--env",
+                &format!("HOSTILE_DIGEST={wrong}"),
+            ],
+        )
         .success();
     let lines = out.log_lines("hostile/fetch-abuse");
     let denied = lines.iter().find(|l| l.starts_with("DENIED ")).unwrap_or_else(|| panic!("{}", out.run));
-    assert!(denied.contains("digest mismatch") && denied.contains(&wrong) && denied.contains(&kiln_tests::sha256_digest(b"what the server has")), "{denied}");
+    assert!(
+        denied.contains("digest mismatch")
+            && denied.contains(&wrong)
+            && denied.contains(&kiln_tests::sha256_digest(b"what the server has")),
+        "{denied}"
+    );
     assert!(!lines.iter().any(|l| l.starts_with("EXISTS")), "the unverified file was placed:\n{}", out.run);
     let cached: Vec<_> = walk(&t.home.path().join("cache/downloads")).into_iter().filter(|p| p.is_file()).collect();
     assert!(cached.is_empty(), "unverified bytes stayed in the download cache: {cached:?}");
@@ -563,8 +571,14 @@ fn a_fetch_bomb_is_cut_at_the_size_limit_and_stops_the_build() {
     let t = Hostile::new();
     let url = format!("HOSTILE_URL={}", server.url("/bomb/1073741824"));
     let out = t
-        .build(&[FETCH_ABUSE], &["--allow-host", &server.host(), "--limit-fetch-bytes", "1MiB", "--env", "HOSTILE_MODE=bomb", "--env", &url])
-        .failure(52, &["buildpack hostile/fetch-abuse exceeded its fetch size limit during build", "limit 1048576 bytes", "--limit-fetch-bytes"]);
+        .build(
+            &[FETCH_ABUSE],
+            &["--allow-host", &server.host(), "--limit-fetch-bytes", "1MiB", "--env", "HOSTILE_MODE=bomb", "--env", &url],
+        )
+        .failure(
+            52,
+            &["buildpack hostile/fetch-abuse exceeded its fetch size limit during build", "limit 1048576 bytes", "--limit-fetch-bytes"],
+        );
     let lines = out.log_lines("hostile/fetch-abuse");
     assert!(lines.iter().any(|l| l.starts_with("DENIED ") && l.contains("too large")), "the guest was told why:\n{}", out.run);
     assert!(out.elapsed < STOPPED_WITHIN, "stopping a 1 GiB download at 1 MiB took {:.1?}", out.elapsed);
@@ -582,9 +596,23 @@ fn too_many_fetches_hit_the_fetch_count_limit() {
     let out = t
         .build(
             &[FETCH_ABUSE],
-            &["--allow-host", &server.host(), "--limit-fetch-count", "3", "--env", "HOSTILE_MODE=count", "--env", &env_url, "--env", &env_digest],
+            &[
+                "--allow-host",
+                &server.host(),
+                "--limit-fetch-count",
+                "3",
+                "--env",
+                "HOSTILE_MODE=count",
+                "--env",
+                &env_url,
+                "--env",
+                &env_digest,
+            ],
         )
-        .failure(52, &["buildpack hostile/fetch-abuse exceeded its fetch count limit during build", "limit 3 fetches", "--limit-fetch-count"]);
+        .failure(
+            52,
+            &["buildpack hostile/fetch-abuse exceeded its fetch count limit during build", "limit 3 fetches", "--limit-fetch-count"],
+        );
     let fetched = out.log_lines("hostile/fetch-abuse").iter().filter(|l| l.starts_with("FETCHED")).count();
     assert_eq!(fetched, 3, "{}", out.run);
     assert_eq!(server.request_count(), 1, "the cache served the other two: {:?}", server.requests());
@@ -625,18 +653,30 @@ fn a_fetch_cannot_write_outside_its_grants_or_through_symlinks() {
         (&format!("{layer}/leaf"), "symlinks are never followed"),
         (&format!("{layer}/real"), "is not a regular file"),
     ] {
-        let line = denied.iter().find(|l| l.starts_with(&format!("DENIED {dest}: "))).unwrap_or_else(|| panic!("no attempt at {dest}:\n{}", out.run));
+        let line = denied
+            .iter()
+            .find(|l| l.starts_with(&format!("DENIED {dest}: ")))
+            .unwrap_or_else(|| panic!("no attempt at {dest}:\n{}", out.run));
         assert!(line.contains(reason), "{dest}: expected {reason:?}: {line}");
     }
     let existing: Vec<&String> = lines.iter().filter(|l| l.starts_with("EXISTS ")).collect();
-    assert_eq!(existing, [&format!("EXISTS {layer}/real/ok")], "only the legitimate file exists; the leaf link is still a link:\n{}", out.run);
+    assert_eq!(
+        existing,
+        [&format!("EXISTS {layer}/real/ok")],
+        "only the legitimate file exists; the leaf link is still a link:\n{}",
+        out.run
+    );
     for host_path in ["/etc/kiln-fetch-pwned", "/kiln-fetch-pwned", "/tmp/kiln-fetch-pwned"] {
         assert!(!Path::new(host_path).exists(), "the fetch wrote {host_path} on the host");
     }
     let pwned: Vec<_> = walk(t.home.path()).into_iter().filter(|p| p.to_string_lossy().contains("kiln-fetch-pwned")).collect();
     assert!(pwned.is_empty(), "{pwned:?}");
     let (_dir, bundle) = t.unpack();
-    assert_eq!(fs::read_to_string(bundle.rootfs.join("workspace/victim.txt")).unwrap(), "app file", "the symlinked app file was not overwritten");
+    assert_eq!(
+        fs::read_to_string(bundle.rootfs.join("workspace/victim.txt")).unwrap(),
+        "app file",
+        "the symlinked app file was not overwritten"
+    );
 }
 
 #[test]
@@ -652,9 +692,10 @@ fn millions_of_tiny_files_hit_the_file_limit() {
 fn a_layer_larger_than_the_limit_is_refused_before_export() {
     let t = Hostile::new();
     // A 64 GiB sparse file: no disk used, but its tar would be 64 GiB.
-    let out = t
-        .build(&[BIG_LAYER], &["--limit-layer-bytes", "100MiB"])
-        .failure(52, &["buildpack hostile/big-layer exceeded its layer size limit during build", "limit 104857600 bytes", "--limit-layer-bytes"]);
+    let out = t.build(&[BIG_LAYER], &["--limit-layer-bytes", "100MiB"]).failure(
+        52,
+        &["buildpack hostile/big-layer exceeded its layer size limit during build", "limit 104857600 bytes", "--limit-layer-bytes"],
+    );
     assert!(out.elapsed < STOPPED_WITHIN, "the sparse file must not be read: {:.1?}", out.elapsed);
     t.build(&[BIG_LAYER], &["--limit-layer-bytes", "1MiB", "--env", "HOSTILE_MODE=dense", "--env", "HOSTILE_BYTES=2097152"])
         .failure(52, &["exceeded its layer size limit"]);

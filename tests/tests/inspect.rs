@@ -17,7 +17,9 @@ fn inspect_shows_processes_buildpacks_run_image_layers_and_labels() {
     let digest = home.run(&["build", "app", "--path", app.to_str().unwrap(), "--run-image", "run-base"]).success().digest();
 
     let text = home.run(&["inspect", "app"]).success().stdout;
-    for needle in ["web (default): ", "httpd -f -v -p", "kiln/procfile@", "Run image:    run-base", &digest, "io.buildpacks.build.metadata="] {
+    for needle in
+        ["web (default): ", "httpd -f -v -p", "kiln/procfile@", "Run image:    run-base", &digest, "io.buildpacks.build.metadata="]
+    {
         assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
     }
 

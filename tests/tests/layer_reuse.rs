@@ -30,9 +30,7 @@ fn layers(home: &KilnHome) -> std::collections::BTreeMap<String, (String, i64)> 
         .as_object()
         .unwrap()
         .iter()
-        .map(|(name, layer)| {
-            (name.clone(), (layer["sha"].as_str().unwrap().to_string(), layer["data"]["builds"].as_i64().unwrap()))
-        })
+        .map(|(name, layer)| (name.clone(), (layer["sha"].as_str().unwrap().to_string(), layer["data"]["builds"].as_i64().unwrap())))
         .collect()
 }
 
@@ -58,7 +56,7 @@ fn an_unchanged_rebuild_reuses_every_layer_and_one_change_rebuilds_one_layer() {
     assert_eq!(first, layers(&home), "same diffIDs, and no layer was rebuilt (builds unchanged)");
     assert!(first.values().all(|(_, builds)| *builds == 1), "{first:?}");
     for layer in ["jre", "runtime", "deps", "app"] {
-        assert!(warm.stderr.contains(&format!("{layer} ")) , "{warm}");
+        assert!(warm.stderr.contains(&format!("{layer} ")), "{warm}");
     }
     assert_eq!(warm.stderr.matches("(reused)").count(), 4, "jre, runtime, deps and app reused:\n{warm}");
     assert!(!warm.stderr.contains("rebuilding"), "{warm}");
@@ -100,7 +98,14 @@ fn a_big_app_file_gets_its_own_layer_that_survives_a_code_change() {
 
     std::fs::write(app.path().join("index.html"), "hello again\n").unwrap();
     let (changed, _) = build(&home, app.path(), &[]);
-    let line = |name: &str| changed.stderr.lines().find(|l| l.starts_with(&format!("[export] layer {name} "))).unwrap_or_else(|| panic!("no {name}:\n{changed}")).to_string();
+    let line = |name: &str| {
+        changed
+            .stderr
+            .lines()
+            .find(|l| l.starts_with(&format!("[export] layer {name} ")))
+            .unwrap_or_else(|| panic!("no {name}:\n{changed}"))
+            .to_string()
+    };
     assert!(line("app:model.bin").ends_with("(reused)"), "the big file's layer was rewritten:\n{changed}");
     assert!(!line("app").ends_with("(reused)"), "the changed app layer was reused:\n{changed}");
     let after = app_shas(&home);
@@ -131,8 +136,7 @@ fn build_cache_layers_stay_out_of_the_image_and_launch_layers_out_of_the_cache()
 
     let cache_root = home.path().join("cache/build-cache");
     let cache_dir = std::fs::read_dir(&cache_root).unwrap().next().unwrap().unwrap().path();
-    let index: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(cache_dir.join("kiln-cache.json")).unwrap()).unwrap();
+    let index: serde_json::Value = serde_json::from_slice(&std::fs::read(cache_dir.join("kiln-cache.json")).unwrap()).unwrap();
     let cached = index["buildpacks"]["fixture/layer-reuse"].as_object().unwrap();
     assert!(cached.contains_key("jdk"), "jdk is cached");
     assert!(cached.contains_key("runtime") && cached.contains_key("deps"));
@@ -149,9 +153,18 @@ fn the_launcher_applies_launch_layer_env_in_the_container() {
     let bundle_dir = tempfile::tempdir().unwrap();
     let bundle = umoci_unpack(&home.store(), "reuse:latest", &bundle_dir.path().join("b"));
     let mut cmd = std::process::Command::new(bwrap);
-    cmd.args(["--unshare-all", "--die-with-parent", "--bind"])
-        .arg(&bundle.rootfs)
-        .args(["/", "--proc", "/proc", "--dev", "/dev", "--uid", "1000", "--gid", "1000", "--clearenv"]);
+    cmd.args(["--unshare-all", "--die-with-parent", "--bind"]).arg(&bundle.rootfs).args([
+        "/",
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--uid",
+        "1000",
+        "--gid",
+        "1000",
+        "--clearenv",
+    ]);
     for (key, value) in bundle.env() {
         cmd.args(["--setenv", &key, &value]);
     }

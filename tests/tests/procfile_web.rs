@@ -79,9 +79,7 @@ fn a_compiled_component_is_loaded_from_the_cache_the_second_time() {
     let app = example("procfile-web");
     let loads: Vec<(bool, u64)> = (0..2)
         .map(|_| {
-            let run = home
-                .run(&["build", "app", "--path", app.to_str().unwrap(), "--run-image", "run-base", "--json"])
-                .success();
+            let run = home.run(&["build", "app", "--path", app.to_str().unwrap(), "--run-image", "run-base", "--json"]).success();
             let event = run
                 .stdout
                 .lines()
@@ -119,8 +117,7 @@ fn bad_input_gets_a_clear_error_and_no_panic() {
         .failure(21, &["Procfile line 1", "expected `type: command`"]);
 
     let app = example("procfile-web");
-    home.run(&["build", "app", "--path", app.to_str().unwrap(), "--run-image", "nope"])
-        .failure(3, &["run image nope"]);
+    home.run(&["build", "app", "--path", app.to_str().unwrap(), "--run-image", "nope"]).failure(3, &["run image nope"]);
     // A builder without a run image, and no --run-image.
     let builder = home.path().join("builder.toml");
     std::fs::write(&builder, "[[buildpacks]]\nid = \"kiln/procfile\"\n\n[[order]]\ngroup = [{ id = \"kiln/procfile\" }]\n").unwrap();
@@ -181,7 +178,8 @@ fn kiln_run_serves_the_image_and_refuses_what_it_cannot_run() {
     let page = answer.unwrap_or_else(|why| panic!("{why}"));
     assert!(page.body.contains("<h1>Hello from kiln</h1>"), "unexpected page: {}", page.body);
     assert_eq!(status.code(), Some(137), "the killed sandbox's status (128 + SIGKILL): {status}");
-    let leftovers: Vec<_> = std::fs::read_dir(home.path().join("work")).map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect()).unwrap_or_default();
+    let leftovers: Vec<_> =
+        std::fs::read_dir(home.path().join("work")).map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect()).unwrap_or_default();
     assert!(leftovers.iter().all(|p| !p.file_name().unwrap().to_string_lossy().starts_with("run-")), "rootfs left behind: {leftovers:?}");
 
     home.run(&["run", "nope"]).failure(3, &["nope"]);

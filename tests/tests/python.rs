@@ -15,7 +15,10 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use kiln_tests::{network_tests_enabled, Bundle, KilnHome, KilnRun, RunningContainer, free_port, require_tool, skopeo_inspect, skopeo_inspect_config, umoci_unpack};
+use kiln_tests::{
+    Bundle, KilnHome, KilnRun, RunningContainer, free_port, network_tests_enabled, require_tool, skopeo_inspect, skopeo_inspect_config,
+    umoci_unpack,
+};
 
 /// The wheel requirements.txt pins, and its digest.
 const WAITRESS_WHEEL: &str = "https://files.pythonhosted.org/packages/8d/57/a27182528c90ef38d82b636a11f606b0cbb0e17588ed205435f8affe3368/waitress-3.0.2-py3-none-any.whl";
@@ -44,9 +47,8 @@ fn example_copy() -> tempfile::TempDir {
 
 fn build(home: &KilnHome, app: &Path, run_image: &str) -> (KilnRun, Duration) {
     let started = Instant::now();
-    let run = home
-        .run(&["build", "pyapp", "--path", app.to_str().unwrap(), "--buildpack", "kiln/python", "--run-image", run_image])
-        .success();
+    let run =
+        home.run(&["build", "pyapp", "--path", app.to_str().unwrap(), "--buildpack", "kiln/python", "--run-image", run_image]).success();
     (run, started.elapsed())
 }
 
@@ -55,7 +57,8 @@ fn layers(home: &KilnHome) -> BTreeMap<String, String> {
     let config = skopeo_inspect_config(&home.store(), "pyapp:latest");
     let label = config["config"]["Labels"]["io.buildpacks.lifecycle.metadata"].as_str().expect("lifecycle metadata label");
     let metadata: serde_json::Value = serde_json::from_str(label).unwrap();
-    let buildpack = metadata["buildpacks"].as_array().unwrap().iter().find(|b| b["key"] == "kiln/python").expect("kiln/python in the metadata");
+    let buildpack =
+        metadata["buildpacks"].as_array().unwrap().iter().find(|b| b["key"] == "kiln/python").expect("kiln/python in the metadata");
     buildpack["layers"].as_object().unwrap().iter().map(|(name, l)| (name.clone(), l["sha"].as_str().unwrap().to_string())).collect()
 }
 
@@ -143,7 +146,11 @@ fn python_wsgi_example_serves_and_a_code_change_keeps_the_python_and_packages_la
     std::fs::write(app.path().join("app.py"), code.replace("Hello from kiln python", "Hello again from kiln python")).unwrap();
     let (warm, warm_time) = build(&home, app.path(), "run-debian");
     eprintln!("{warm}");
-    eprintln!("kiln/python example: cold build {:.2}s, warm build after an app.py change {:.2}s", cold_time.as_secs_f64(), warm_time.as_secs_f64());
+    eprintln!(
+        "kiln/python example: cold build {:.2}s, warm build after an app.py change {:.2}s",
+        cold_time.as_secs_f64(),
+        warm_time.as_secs_f64()
+    );
     assert_ne!(warm.digest(), cold.digest());
     assert!(warm.stderr.contains("reusing Python 3.11.2"), "{warm}");
     assert!(warm.stderr.contains("reusing 1 packages (requirements.txt unchanged)"), "{warm}");
@@ -158,7 +165,17 @@ fn python_wsgi_example_serves_and_a_code_change_keeps_the_python_and_packages_la
     let mut cmd = std::process::Command::new(require_tool("bwrap"));
     cmd.args(["--dev-bind", "/", "/", "--unshare-net", "--die-with-parent", "--"])
         .arg(kiln_tests::kiln_binary())
-        .args(["build", "pyapp", "--path", app.path().to_str().unwrap(), "--buildpack", "kiln/python", "--run-image", "run-debian", "--clear-cache"])
+        .args([
+            "build",
+            "pyapp",
+            "--path",
+            app.path().to_str().unwrap(),
+            "--buildpack",
+            "kiln/python",
+            "--run-image",
+            "run-debian",
+            "--clear-cache",
+        ])
         .env("KILN_HOME", home.path())
         .env_remove("KILN_LOG");
     let line = kiln_tests::command_line(&cmd);

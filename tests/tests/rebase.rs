@@ -7,9 +7,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use kiln_tests::{
-    KilnHome, Registry, RunningContainer, busybox_rootfs, free_port, skopeo_inspect, skopeo_inspect_config, umoci_unpack,
-};
+use kiln_tests::{KilnHome, Registry, RunningContainer, busybox_rootfs, free_port, skopeo_inspect, skopeo_inspect_config, umoci_unpack};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -84,8 +82,18 @@ fn rebase_in_the_local_store_swaps_run_layers_and_keeps_app_layers() {
     // An incompatible run image is refused, with a clear message and exit code 70.
     let rootfs = home.path().join("rootfs-other");
     busybox_rootfs(&rootfs);
-    home.run(&["base", "from-dir", rootfs.to_str().unwrap(), "--tag", "other-distro", "--distro-name", "alpine", "--distro-version", "3.20"])
-        .success();
+    home.run(&[
+        "base",
+        "from-dir",
+        rootfs.to_str().unwrap(),
+        "--tag",
+        "other-distro",
+        "--distro-name",
+        "alpine",
+        "--distro-version",
+        "3.20",
+    ])
+    .success();
     home.run(&["rebase", "app", "--run-image", "other-distro"]).failure(70, &["io.buildpacks.base.distro.name", "--force"]);
     home.run(&["rebase", "app", "--run-image", "other-distro", "--force"]).success();
 }
@@ -106,9 +114,7 @@ fn rebase_on_a_registry_moves_no_app_layer() {
     let run2 = registry.skopeo_inspect("run:2");
 
     let mark = registry.requests().len();
-    let rebased = home
-        .run(&["rebase", &image, "--publish", "--run-image", &format!("{}/run:2", registry.addr())])
-        .success();
+    let rebased = home.run(&["rebase", &image, "--publish", "--run-image", &format!("{}/run:2", registry.addr())]).success();
     let requests = registry.requests()[mark..].to_vec();
     println!("rebase on the registry: {:?}", requests.iter().map(|r| format!("{} {} {}", r.method, r.uri, r.status)).collect::<Vec<_>>());
     let app_layers = &layers(&before)[1..];
@@ -136,7 +142,13 @@ fn rebase_on_a_registry_moves_no_app_layer() {
 fn append_big_layer(store: &Path, small: &str, big: &str, size: u64) {
     let index_path = store.join("index.json");
     let mut index: Value = serde_json::from_slice(&fs::read(&index_path).unwrap()).unwrap();
-    let entry = index["manifests"].as_array().unwrap().iter().find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == small).unwrap().clone();
+    let entry = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == small)
+        .unwrap()
+        .clone();
     let blob = |digest: &Value| store.join("blobs/sha256").join(digest.as_str().unwrap().trim_start_matches("sha256:"));
     let mut manifest: Value = serde_json::from_slice(&fs::read(blob(&entry["digest"])).unwrap()).unwrap();
     let mut config: Value = serde_json::from_slice(&fs::read(blob(&manifest["config"]["digest"])).unwrap()).unwrap();

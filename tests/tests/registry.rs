@@ -22,10 +22,7 @@ fn home_with_registry_run_image(registry: &Registry) -> KilnHome {
 }
 
 fn uploads(requests: &[LoggedRequest]) -> Vec<&LoggedRequest> {
-    requests
-        .iter()
-        .filter(|r| r.uri.contains("/blobs/uploads") && matches!(r.method.as_str(), "POST" | "PUT" | "PATCH"))
-        .collect()
+    requests.iter().filter(|r| r.uri.contains("/blobs/uploads") && matches!(r.method.as_str(), "POST" | "PUT" | "PATCH")).collect()
 }
 
 #[test]
@@ -38,26 +35,19 @@ fn publish_pushes_only_missing_blobs_and_skopeo_reads_it_back() {
     let image = format!("{}/procfile-web:v1", registry.addr());
     let run_image = format!("{}/run:1", registry.addr());
     let before = registry.requests().len();
-    let first = home
-        .run(&["build", &image, "--publish", "--path", app.to_str().unwrap(), "--run-image", &run_image])
-        .success();
+    let first = home.run(&["build", &image, "--publish", "--path", app.to_str().unwrap(), "--run-image", &run_image]).success();
     let digest = first.digest();
 
     let inspect = registry.skopeo_inspect("procfile-web:v1");
     assert_eq!(inspect["Digest"], digest, "skopeo sees the digest kiln printed");
     let first_requests = registry.requests()[before..].to_vec();
     let mounts: Vec<_> = first_requests.iter().filter(|r| r.method == "POST" && r.uri.contains("mount=")).collect();
-    assert!(
-        mounts.iter().any(|r| r.status == 201),
-        "the run image layer is mounted from run, not uploaded: {mounts:?}\n{first}"
-    );
+    assert!(mounts.iter().any(|r| r.status == 201), "the run image layer is mounted from run, not uploaded: {mounts:?}\n{first}");
     assert!(first.stderr.contains("mounted"), "{first}");
 
     // An unchanged rebuild: every blob is already there, only the manifest is PUT again.
     let mark = registry.requests().len();
-    let second = home
-        .run(&["build", &image, "--publish", "--path", app.to_str().unwrap(), "--run-image", &run_image])
-        .success();
+    let second = home.run(&["build", &image, "--publish", "--path", app.to_str().unwrap(), "--run-image", &run_image]).success();
     assert_eq!(second.digest(), digest, "reproducible");
     let second_requests = registry.requests()[mark..].to_vec();
     let blob_uploads = uploads(&second_requests);
@@ -98,17 +88,14 @@ fn docker_archive_output_loads_with_skopeo() {
     let dir = tempfile::tempdir().unwrap();
     let archive = dir.path().join("app.tar");
     let output = format!("docker-archive:{}:myapp:v1", archive.display());
-    let built = home
-        .run(&["build", "myapp:v1", "--path", app.to_str().unwrap(), "--run-image", "run-base", "--output", &output])
-        .success();
+    let built = home.run(&["build", "myapp:v1", "--path", app.to_str().unwrap(), "--run-image", "run-base", "--output", &output]).success();
     assert!(archive.is_file(), "{built}");
     let config = kiln_tests::skopeo_inspect_config(&home.store(), "myapp:v1");
 
     // skopeo reads it, and copies it into an OCI layout with the same diffIDs.
     let skopeo = require_tool("skopeo");
     let archive_ref = format!("docker-archive:{}", archive.display());
-    let inspected: serde_json::Value =
-        serde_json::from_slice(&run(Command::new(&skopeo).args(["inspect", &archive_ref])).stdout).unwrap();
+    let inspected: serde_json::Value = serde_json::from_slice(&run(Command::new(&skopeo).args(["inspect", &archive_ref])).stdout).unwrap();
     assert_eq!(inspected["Digest"].as_str().map(str::len), Some(71), "{inspected}");
     let manifest = run(Command::new(require_tool("tar")).arg("-xOf").arg(&archive).arg("manifest.json")).stdout;
     let manifest: serde_json::Value = serde_json::from_slice(&manifest).unwrap();
@@ -137,8 +124,15 @@ fn registry_auth_right_credentials_work_wrong_ones_fail_clearly() {
     let run_image = format!("{}/run:1", registry.addr());
     let build = |auth_file: &Path| {
         let mut cmd = home.command();
-        cmd.env("REGISTRY_AUTH_FILE", auth_file)
-            .args(["build", &image, "--publish", "--path", app.to_str().unwrap(), "--run-image", &run_image]);
+        cmd.env("REGISTRY_AUTH_FILE", auth_file).args([
+            "build",
+            &image,
+            "--publish",
+            "--path",
+            app.to_str().unwrap(),
+            "--run-image",
+            &run_image,
+        ]);
         let output = cmd.output().unwrap();
         (output.status.code(), String::from_utf8_lossy(&output.stdout).into_owned(), String::from_utf8_lossy(&output.stderr).into_owned())
     };
@@ -227,9 +221,7 @@ fn a_buildpack_pushed_to_the_registry_is_used_by_reference() {
     home.busybox_run_image("run-base");
     let app = example("procfile-web");
     let pinned = format!("{}/buildpacks/procfile@{digest}", registry.addr());
-    let built = home
-        .run(&["build", "app", "--path", app.to_str().unwrap(), "--run-image", "run-base", "--buildpack", &pinned])
-        .success();
+    let built = home.run(&["build", "app", "--path", app.to_str().unwrap(), "--run-image", "run-base", "--buildpack", &pinned]).success();
     assert!(built.stderr.contains("kiln/procfile"), "{built}");
     let config = kiln_tests::skopeo_inspect_config(&home.store(), "app:latest");
     let build_metadata: serde_json::Value =

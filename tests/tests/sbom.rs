@@ -19,8 +19,7 @@ use serde_json::Value;
 const FETCHER: &str = env!("FIXTURE_FETCHER");
 
 /// A buildpack's own CycloneDX SBOM for the layer.
-const LAYER_SBOM: &str =
-    r#"{"bomFormat": "CycloneDX", "specVersion": "1.5", "components": [{"type": "library", "name": "libfixture", "version": "2.1.0", "purl": "pkg:generic/libfixture@2.1.0"}]}"#;
+const LAYER_SBOM: &str = r#"{"bomFormat": "CycloneDX", "specVersion": "1.5", "components": [{"type": "library", "name": "libfixture", "version": "2.1.0", "purl": "pkg:generic/libfixture@2.1.0"}]}"#;
 
 fn build(home: &KilnHome, app: &Path, image: &str, url: &str, digest: &str, env: &[&str]) -> KilnRun {
     build_with(home, app, image, url, digest, env, &[])
@@ -32,7 +31,8 @@ fn build_with(home: &KilnHome, app: &Path, image: &str, url: &str, digest: &str,
 
 #[allow(clippy::too_many_arguments)] // reason: each is one flag of the kiln command line
 fn run_build(home: &KilnHome, app: &Path, image: &str, url: &str, digest: &str, layer_sbom: &str, env: &[&str], extra: &[&str]) -> KilnRun {
-    let (url_env, digest_env, sbom_env) = (format!("FETCH_URL={url}"), format!("FETCH_DIGEST={digest}"), format!("FETCH_SBOM={layer_sbom}"));
+    let (url_env, digest_env, sbom_env) =
+        (format!("FETCH_URL={url}"), format!("FETCH_DIGEST={digest}"), format!("FETCH_SBOM={layer_sbom}"));
     let mut args = vec!["build", image, "--path", app.to_str().unwrap(), "--buildpack", FETCHER, "--run-image", "run-base"];
     args.extend(["--env", &url_env, "--env", &digest_env, "--env", &sbom_env, "--env", "FETCH_KEEP=1"]);
     for e in env {
@@ -141,7 +141,8 @@ fn a_layer_restored_from_the_cache_brings_its_sbom_entries_from_the_cache_index(
     assert!(first.stderr.contains("FETCHED"), "{first}");
     let index: Value = serde_json::from_slice(&std::fs::read(cache_dir.join("kiln-cache.json")).unwrap()).unwrap();
     let cached = &index["buildpacks"]["fixture/fetcher"]["downloads"]["sbom"];
-    let names: Vec<&str> = cached.as_array().unwrap_or_else(|| panic!("no sbom in {index:#}")).iter().map(|c| c["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> =
+        cached.as_array().unwrap_or_else(|| panic!("no sbom in {index:#}")).iter().map(|c| c["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["libfixture", "tool.tgz"], "the cache index lists the layer's components");
 
     // Another image name with the same cache: no previous image, so the components can
@@ -163,11 +164,13 @@ fn a_buildpack_sbom_file_that_is_not_cyclonedx_json_fails_the_build() {
     home.busybox_run_image("run-base");
     let app = tempfile::tempdir().unwrap();
     let (url, digest) = (server.url("/files/tool.tgz"), sha256_digest(b"bytes"));
-    for (bad, why) in [("{ not json", "not valid JSON"), (r#"{"bomFormat": "SPDX"}"#, "CycloneDX"), (r#"{"bomFormat": "CycloneDX", "components": [7]}"#, "component 0")] {
-        run_build(&home, app.path(), "app", &url, &digest, bad, &[], &[]).failure(
-            51,
-            &["buildpack fixture/fetcher returned an invalid result", "downloads.sbom.cdx.json", why, "remove it"],
-        );
+    for (bad, why) in [
+        ("{ not json", "not valid JSON"),
+        (r#"{"bomFormat": "SPDX"}"#, "CycloneDX"),
+        (r#"{"bomFormat": "CycloneDX", "components": [7]}"#, "component 0"),
+    ] {
+        run_build(&home, app.path(), "app", &url, &digest, bad, &[], &[])
+            .failure(51, &["buildpack fixture/fetcher returned an invalid result", "downloads.sbom.cdx.json", why, "remove it"]);
     }
     let none = home.run(&["sbom", "app"]);
     assert_ne!(none.code, Some(0), "no image was written:\n{none}");

@@ -9,7 +9,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use kiln_tests::{network_tests_enabled, KilnHome, kiln_binary, require_tool};
+use kiln_tests::{KilnHome, kiln_binary, network_tests_enabled, require_tool};
 
 /// The tour's shell block.
 fn tour_script(readme: &str) -> String {
@@ -59,7 +59,9 @@ fn the_readme_tour_runs_as_written() {
     for layer in ["node", "modules", "app"] {
         let line = rebuild
             .lines()
-            .find(|l| l.starts_with("[export] layer ") && (l.contains(&format!("kiln/nodejs:{layer} ")) || l.contains(&format!("layer {layer} "))))
+            .find(|l| {
+                l.starts_with("[export] layer ") && (l.contains(&format!("kiln/nodejs:{layer} ")) || l.contains(&format!("layer {layer} ")))
+            })
             .unwrap_or_else(|| panic!("no export line for {layer}:\n{rebuild}"));
         assert!(line.ends_with("(reused)"), "{layer} was rewritten on an unchanged rebuild: {line}");
     }

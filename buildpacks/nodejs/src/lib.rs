@@ -83,7 +83,9 @@ impl Buildpack for NodeJs {
         match process::web(&pkg, &ctx.app_dir) {
             Some((process, why)) => {
                 if let Some(script) = pkg.start_script().filter(|s| process::needs_npm(s)) {
-                    kiln_sdk::log::warn(&format!("scripts.start {script:?} calls npm or npx, which the image does not have; call node directly"));
+                    kiln_sdk::log::warn(&format!(
+                        "scripts.start {script:?} calls npm or npx, which the image does not have; call node directly"
+                    ));
                 }
                 kiln_sdk::log::info(&format!("web process: {why}"));
                 result = result.process(process);

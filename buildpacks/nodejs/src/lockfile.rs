@@ -192,9 +192,10 @@ pub fn plan(lock: &Lockfile, file: &str, include_dev: bool, platform: Platform) 
             )));
         }
         let name = entry.name.clone().unwrap_or_else(|| name_from_path(path).to_string());
-        let version = entry.version.clone().ok_or_else(|| {
-            Error::new(format!("kiln/nodejs: {file}: {path} has no version; run npm install to regenerate the lockfile"))
-        })?;
+        let version = entry
+            .version
+            .clone()
+            .ok_or_else(|| Error::new(format!("kiln/nodejs: {file}: {path} has no version; run npm install to regenerate the lockfile")))?;
         let url = match &entry.resolved {
             Some(url) if url.starts_with("https://") || url.starts_with("http://") => url.clone(),
             Some(other) => {
@@ -257,9 +258,7 @@ pub fn has_top_level(lock: &Lockfile, name: &str) -> bool {
 
 /// Refuse install paths that could leave the layer.
 fn check_path(path: &str, file: &str) -> Result<(), Error> {
-    let bad = path.split('/').any(|part| part.is_empty() || part == "." || part == "..")
-        || path.contains('\\')
-        || path.contains('\0');
+    let bad = path.split('/').any(|part| part.is_empty() || part == "." || part == "..") || path.contains('\\') || path.contains('\0');
     if bad {
         return Err(Error::new(format!("kiln/nodejs: {file} has an invalid install path {path:?}; regenerate it with npm install")));
     }
@@ -338,7 +337,13 @@ mod tests {
         let skipped: Vec<&str> = plan.skipped.iter().map(|(p, _)| p.as_str()).collect();
         assert_eq!(
             skipped,
-            ["node_modules/a/node_modules/bundled", "node_modules/fsevents", "node_modules/mocha", "node_modules/mocha/node_modules/x", "node_modules/musl-only"]
+            [
+                "node_modules/a/node_modules/bundled",
+                "node_modules/fsevents",
+                "node_modules/mocha",
+                "node_modules/mocha/node_modules/x",
+                "node_modules/musl-only"
+            ]
         );
     }
 

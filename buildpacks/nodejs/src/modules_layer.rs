@@ -163,7 +163,10 @@ mod tests {
 
     #[test]
     fn relative_paths_climb_to_the_common_root() {
-        assert_eq!(relative(Path::new("/workspace"), Path::new("/layers/kiln_nodejs/modules/node_modules")), "../layers/kiln_nodejs/modules/node_modules");
+        assert_eq!(
+            relative(Path::new("/workspace"), Path::new("/layers/kiln_nodejs/modules/node_modules")),
+            "../layers/kiln_nodejs/modules/node_modules"
+        );
         assert_eq!(relative(Path::new("/a/b"), Path::new("/a/c/d")), "../c/d");
     }
 

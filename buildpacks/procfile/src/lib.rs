@@ -20,8 +20,7 @@ impl Buildpack for ProcfileBuildpack {
     }
 
     fn build(ctx: &BuildContext) -> Result<BuildResult, Error> {
-        let text =
-            std::fs::read_to_string(ctx.app_file("Procfile")).map_err(|e| Error::from(e).context("reading Procfile"))?;
+        let text = std::fs::read_to_string(ctx.app_file("Procfile")).map_err(|e| Error::from(e).context("reading Procfile"))?;
         let entries = procfile::parse(&text)?;
         let mut result = BuildResult::new();
         for entry in entries {

@@ -21,9 +21,7 @@ pub fn parse(text: &str) -> Result<Vec<Entry>, Error> {
             continue;
         }
         let Some((name, command)) = line.split_once(':') else {
-            return Err(Error::new(format!(
-                "Procfile line {line_no}: expected `type: command`, found {line:?}"
-            )));
+            return Err(Error::new(format!("Procfile line {line_no}: expected `type: command`, found {line:?}")));
         };
         let name = name.trim();
         let command = command.trim();

@@ -156,8 +156,7 @@ fn packages_layer(ctx: &BuildContext, plan: PackagesPlan, interpreter: &str) -> 
     for (file, file_name) in wheels {
         let installed = wheel::install(&file, &file_name, &site_packages, &bin, interpreter)?;
         std::fs::remove_file(&file)?;
-        let scripts =
-            if installed.scripts.is_empty() { String::new() } else { format!(", scripts: {}", installed.scripts.join(" ")) };
+        let scripts = if installed.scripts.is_empty() { String::new() } else { format!(", scripts: {}", installed.scripts.join(" ")) };
         kiln_sdk::log::info(&format!("installed {file_name}{scripts}"));
     }
     let env = layer.path().join("env.launch");

@@ -15,8 +15,9 @@ pub fn web(files: &AppFiles, has_waitress: bool) -> Result<Process, String> {
         return Ok(Process::new("web", vec!["python".into(), script.into()]).default_process(true));
     }
     match (files.wsgi_module, has_waitress) {
-        (Some(module), true) => Ok(Process::shell("web", &format!("exec waitress-serve --port=${{PORT:-8080}} {module}:app"))
-            .default_process(true)),
+        (Some(module), true) => {
+            Ok(Process::shell("web", &format!("exec waitress-serve --port=${{PORT:-8080}} {module}:app")).default_process(true))
+        }
         (Some(module), false) => Err(format!(
             "{module} looks like a WSGI app but waitress is not in requirements.txt; add it (waitress==VERSION --hash=sha256:...) or an app.py that serves on $PORT"
         )),

@@ -187,9 +187,7 @@ fn split_hashes(line: &str) -> Result<(String, Vec<String>), String> {
             spec.push(word);
             continue;
         };
-        let hex = value
-            .strip_prefix("sha256:")
-            .ok_or_else(|| format!("--hash={value}: only sha256 hashes are supported"))?;
+        let hex = value.strip_prefix("sha256:").ok_or_else(|| format!("--hash={value}: only sha256 hashes are supported"))?;
         if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(format!("--hash={value}: a sha256 hash is 64 hex digits"));
         }

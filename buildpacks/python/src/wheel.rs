@@ -63,7 +63,10 @@ impl WheelName {
     /// Why this wheel cannot run on CPython 3.11, Linux x86_64 (glibc 2.36), if it cannot.
     pub fn incompatibility(&self) -> Option<String> {
         let python_ok = self.python.iter().any(|t| {
-            t == "py3" || t == "py311" || t == "cp311" || (t.starts_with("cp3") && self.abi.iter().any(|a| a == "abi3") && minor(t, "cp3").is_some_and(|m| m <= 11))
+            t == "py3"
+                || t == "py311"
+                || t == "cp311"
+                || (t.starts_with("cp3") && self.abi.iter().any(|a| a == "abi3") && minor(t, "cp3").is_some_and(|m| m <= 11))
         });
         if !python_ok {
             return Some(format!("it is for {} (needs py3 or cp311)", self.python.join(".")));
@@ -77,7 +80,10 @@ impl WheelName {
                 || p == "manylinux1_x86_64"
                 || p == "manylinux2010_x86_64"
                 || p == "manylinux2014_x86_64"
-                || p.strip_prefix("manylinux_2_").and_then(|r| r.strip_suffix("_x86_64")).and_then(|m| m.parse::<u32>().ok()).is_some_and(|m| m <= GLIBC_MINOR)
+                || p.strip_prefix("manylinux_2_")
+                    .and_then(|r| r.strip_suffix("_x86_64"))
+                    .and_then(|m| m.parse::<u32>().ok())
+                    .is_some_and(|m| m <= GLIBC_MINOR)
         });
         if !platform_ok {
             return Some(format!("it is built for {} (needs any or manylinux x86_64, glibc <= 2.{GLIBC_MINOR})", self.platform.join(".")));
@@ -171,8 +177,7 @@ pub struct Installed {
 /// `interpreter` as the scripts' `#!`.
 pub fn install(wheel: &Path, file_name: &str, site_packages: &Path, bin: &Path, interpreter: &str) -> Result<Installed, Error> {
     let parsed = WheelName::parse(file_name).map_err(Error::new)?;
-    extract_zip(wheel, site_packages, &ExtractOptions::default())
-        .map_err(|e| e.context(format!("kiln/python: unpacking {file_name}")))?;
+    extract_zip(wheel, site_packages, &ExtractOptions::default()).map_err(|e| e.context(format!("kiln/python: unpacking {file_name}")))?;
     let dist_info = find_dir(site_packages, &parsed, ".dist-info")?
         .ok_or_else(|| Error::new(format!("kiln/python: {file_name} has no {}-{}.dist-info directory", parsed.name, parsed.version)))?;
     std::fs::write(site_packages.join(&dist_info).join("INSTALLER"), "kiln\n")?;

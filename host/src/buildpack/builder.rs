@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use kiln_cnb::BuildpackId;
 use super::order::{Group, GroupEntry, Order};
+use kiln_cnb::BuildpackId;
 
 /// The default builder's run image: Debian bookworm's default package set, built by
 /// `kiln base build` (or by `kiln build` on first use) and kept in the local store.
@@ -166,10 +166,12 @@ impl Builder {
         }
         let run_image = file
             .run
-            .and_then(|r| r.images.into_iter().next().map(|i| {
-                let _ = i.mirrors;
-                i.image
-            }))
+            .and_then(|r| {
+                r.images.into_iter().next().map(|i| {
+                    let _ = i.mirrors;
+                    i.image
+                })
+            })
             .or(file.stack.and_then(|s| s.run_image));
         Ok(Builder { description: file.description, buildpacks, order: Order { groups }, run_image })
     }

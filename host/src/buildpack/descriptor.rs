@@ -112,10 +112,7 @@ impl BuildpackDescriptor {
             ));
         }
         if !is_version(&descriptor.buildpack.version) {
-            return Err(format!(
-                "{origin}: buildpack version {:?} must look like X.Y.Z (no leading zeros)",
-                descriptor.buildpack.version
-            ));
+            return Err(format!("{origin}: buildpack version {:?} must look like X.Y.Z (no leading zeros)", descriptor.buildpack.version));
         }
         Ok(descriptor)
     }
@@ -125,9 +122,7 @@ impl BuildpackDescriptor {
         if self.targets.is_empty() {
             return os == "linux";
         }
-        self.targets.iter().any(|t| {
-            t.os.as_deref().is_none_or(|o| o == os) && t.arch.as_deref().is_none_or(|a| a == arch)
-        })
+        self.targets.iter().any(|t| t.os.as_deref().is_none_or(|o| o == os) && t.arch.as_deref().is_none_or(|a| a == arch))
     }
 }
 

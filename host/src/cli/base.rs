@@ -60,7 +60,9 @@ pub struct BuildArgs {
 
 /// Arguments of `kiln base from-dir`.
 #[derive(Debug, Args)]
-#[command(after_help = "Example:\n  kiln base from-dir ./rootfs --tag run-base\n  kiln base from-dir ./rootfs --tag oci:./base-layout:v1 --user 1000:1000")]
+#[command(
+    after_help = "Example:\n  kiln base from-dir ./rootfs --tag run-base\n  kiln base from-dir ./rootfs --tag oci:./base-layout:v1 --user 1000:1000"
+)]
 pub struct FromDirArgs {
     /// The root filesystem directory (its contents become `/`).
     pub rootfs: PathBuf,
@@ -93,10 +95,7 @@ fn build(args: BuildArgs, out: &Output) -> Result<(), CliError> {
     let (distro, suite) = match args.distro.split_once(':') {
         Some(("debian", suite)) if !suite.is_empty() => ("debian", suite),
         _ => {
-            return Err(CliError::Usage(format!(
-                "unsupported --distro {:?}: use debian:SUITE, e.g. debian:bookworm",
-                args.distro
-            )));
+            return Err(CliError::Usage(format!("unsupported --distro {:?}: use debian:SUITE, e.g. debian:bookworm", args.distro)));
         }
     };
     let dirs = Dirs::from_env();

@@ -45,9 +45,7 @@ fn inspect(args: InspectArgs, out: &Output) -> Result<(), CliError> {
             .order
             .groups
             .iter()
-            .map(|group| {
-                group.entries.iter().map(|e| serde_json::json!({"id": e.id.as_str(), "optional": e.optional})).collect()
-            })
+            .map(|group| group.entries.iter().map(|e| serde_json::json!({"id": e.id.as_str(), "optional": e.optional})).collect())
             .collect();
         let value = serde_json::json!({
             "description": builder.description,

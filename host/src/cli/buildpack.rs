@@ -23,7 +23,9 @@ pub enum BuildpackCommand {
 
 /// Arguments of `kiln buildpack package`.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  kiln buildpack package ./my-buildpack.wasm --output 127.0.0.1:5000/buildpacks/mine:0.1.0 --publish\n  kiln buildpack package kiln/procfile --output oci:./bp-layout:procfile\n  kiln build myapp --path . --buildpack 127.0.0.1:5000/buildpacks/mine:0.1.0 --run-image run-base")]
+#[command(
+    after_help = "Examples:\n  kiln buildpack package ./my-buildpack.wasm --output 127.0.0.1:5000/buildpacks/mine:0.1.0 --publish\n  kiln buildpack package kiln/procfile --output oci:./bp-layout:procfile\n  kiln build myapp --path . --buildpack 127.0.0.1:5000/buildpacks/mine:0.1.0 --run-image run-base"
+)]
 pub struct PackageArgs {
     /// The buildpack: a component file (.wasm), a directory holding `buildpack.wasm`, or a
     /// bundled buildpack id.

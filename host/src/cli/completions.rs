@@ -8,7 +8,9 @@ use super::exit::CliError;
 
 /// Arguments of `kiln completions`.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  kiln completions bash > /etc/bash_completion.d/kiln\n  kiln completions zsh > \"${fpath[1]}/_kiln\"\n  kiln completions fish > ~/.config/fish/completions/kiln.fish")]
+#[command(
+    after_help = "Examples:\n  kiln completions bash > /etc/bash_completion.d/kiln\n  kiln completions zsh > \"${fpath[1]}/_kiln\"\n  kiln completions fish > ~/.config/fish/completions/kiln.fish"
+)]
 pub struct CompletionsArgs {
     /// The shell: bash, zsh, fish, elvish or powershell.
     pub shell: Shell,

@@ -52,11 +52,7 @@ pub struct FetchArgs {
 impl FetchArgs {
     /// The fetch flags as the platform takes them (the limits go into its `LimitFlags`).
     pub fn overrides(&self) -> FetchOverrides {
-        FetchOverrides {
-            strict: self.deny_fetch || self.policy == "strict",
-            allow: self.allow_host.clone(),
-            mirrors: self.mirror.clone(),
-        }
+        FetchOverrides { strict: self.deny_fetch || self.policy == "strict", allow: self.allow_host.clone(), mirrors: self.mirror.clone() }
     }
 
     /// The native-step flags as the platform takes them.

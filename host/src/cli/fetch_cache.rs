@@ -18,7 +18,9 @@ use crate::platform::Dirs;
 
 /// `kiln fetch-cache` subcommands.
 #[derive(Debug, Subcommand)]
-#[command(after_help = "Examples:\n  kiln fetch-cache add https://registry.npmjs.org/left-pad/-/left-pad-1.3.0.tgz --digest sha512-...\n  kiln fetch-cache list\n  kiln fetch-cache mirror ./npm-mirror --prefix https://registry.npmjs.org/\n  kiln build app --mirror https://registry.npmjs.org/=./npm-mirror ...")]
+#[command(
+    after_help = "Examples:\n  kiln fetch-cache add https://registry.npmjs.org/left-pad/-/left-pad-1.3.0.tgz --digest sha512-...\n  kiln fetch-cache list\n  kiln fetch-cache mirror ./npm-mirror --prefix https://registry.npmjs.org/\n  kiln build app --mirror https://registry.npmjs.org/=./npm-mirror ..."
+)]
 pub enum FetchCacheCommand {
     /// List the cached downloads: digest, size, URLs.
     #[command(after_help = "Example:\n  kiln fetch-cache list --json")]
@@ -46,7 +48,9 @@ pub struct AddArgs {
 
 /// Arguments of `kiln fetch-cache mirror`.
 #[derive(Debug, Args)]
-#[command(after_help = "Example:\n  kiln fetch-cache mirror ./npm-mirror --prefix https://registry.npmjs.org/\n  kiln build app --path . --mirror https://registry.npmjs.org/=./npm-mirror --run-image run-base")]
+#[command(
+    after_help = "Example:\n  kiln fetch-cache mirror ./npm-mirror --prefix https://registry.npmjs.org/\n  kiln build app --path . --mirror https://registry.npmjs.org/=./npm-mirror --run-image run-base"
+)]
 pub struct MirrorArgs {
     /// The directory to write.
     pub dir: PathBuf,
@@ -61,8 +65,7 @@ pub fn run(command: FetchCacheCommand, out: &Output) -> Result<(), CliError> {
     let cache = DownloadCache::new(&dirs.cache);
     match command {
         FetchCacheCommand::List => {
-            let entries =
-                cache.list().map_err(|source| CliError::Io { action: "read", path: cache.root().to_path_buf(), source })?;
+            let entries = cache.list().map_err(|source| CliError::Io { action: "read", path: cache.root().to_path_buf(), source })?;
             for entry in &entries {
                 let line = format!("{}\t{}\t{}", entry.digest, entry.size, entry.urls.join(" "));
                 out.result(line.trim_end());
@@ -88,8 +91,7 @@ pub fn run(command: FetchCacheCommand, out: &Output) -> Result<(), CliError> {
             Ok(())
         }
         FetchCacheCommand::Mirror(args) => {
-            let entries =
-                cache.list().map_err(|source| CliError::Io { action: "read", path: cache.root().to_path_buf(), source })?;
+            let entries = cache.list().map_err(|source| CliError::Io { action: "read", path: cache.root().to_path_buf(), source })?;
             let mut written = 0;
             for prefix in &args.prefix {
                 let rule = Mirror::new(prefix, &args.dir.to_string_lossy()).map_err(CliError::Usage)?;
@@ -103,10 +105,16 @@ pub fn run(command: FetchCacheCommand, out: &Output) -> Result<(), CliError> {
                             continue;
                         }
                         let parent = target.parent().expect("a mirror file is below the dir");
-                        std::fs::create_dir_all(parent)
-                            .map_err(|source| CliError::Io { action: "create", path: parent.to_path_buf(), source })?;
-                        std::fs::copy(&entry.path, &target)
-                            .map_err(|source| CliError::Io { action: "write", path: target.clone(), source })?;
+                        std::fs::create_dir_all(parent).map_err(|source| CliError::Io {
+                            action: "create",
+                            path: parent.to_path_buf(),
+                            source,
+                        })?;
+                        std::fs::copy(&entry.path, &target).map_err(|source| CliError::Io {
+                            action: "write",
+                            path: target.clone(),
+                            source,
+                        })?;
                         out.result(&format!("{}\t{url}", target.display()));
                         written += 1;
                     }

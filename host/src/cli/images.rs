@@ -18,10 +18,8 @@ pub fn run(_args: ImagesArgs, out: &Output) -> Result<(), CliError> {
     let store = ImageStore::open(&dirs.store)?;
     let images = store.list()?;
     if out.json() {
-        let list: Vec<_> = images
-            .iter()
-            .map(|(name, d)| serde_json::json!({"name": name, "digest": d.digest.to_string(), "size": d.size}))
-            .collect();
+        let list: Vec<_> =
+            images.iter().map(|(name, d)| serde_json::json!({"name": name, "digest": d.digest.to_string(), "size": d.size})).collect();
         out.result(&serde_json::Value::Array(list).to_string());
         return Ok(());
     }

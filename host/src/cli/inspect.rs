@@ -6,15 +6,15 @@ use serde_json::{Value, json};
 use super::exit::CliError;
 use super::output::Output;
 use super::registry_args::RegistryArgs;
-use crate::image::labels::{
-    BUILD_METADATA_LABEL, BuildMetadata, LIFECYCLE_METADATA_LABEL, LabelValue, LayersMetadata,
-};
+use crate::image::labels::{BUILD_METADATA_LABEL, BuildMetadata, LIFECYCLE_METADATA_LABEL, LabelValue, LayersMetadata};
 use crate::image::{Image, ImageRef, open_ref};
 use crate::platform::Dirs;
 
 /// Arguments of `kiln inspect`.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  kiln inspect myapp\n  kiln --json inspect 127.0.0.1:5000/myapp:v1   # reads the registry: manifest and config only")]
+#[command(
+    after_help = "Examples:\n  kiln inspect myapp\n  kiln --json inspect 127.0.0.1:5000/myapp:v1   # reads the registry: manifest and config only"
+)]
 pub struct InspectArgs {
     /// The image: NAME[:TAG] in the local store, oci:DIR[:TAG], or HOST/REPO[:TAG] (read from
     /// the registry; use --local for the copy `kiln build` keeps in the store).
@@ -72,9 +72,9 @@ pub fn summarize(reference: &str, image: &Image) -> Value {
                    "mediaType": layer.media_type, "createdBy": created_by})
         })
         .collect();
-    let run_image = lifecycle.as_ref().map(|m| {
-        json!({"image": m.run_image.image, "reference": m.run_image.reference, "topLayer": m.run_image.top_layer})
-    });
+    let run_image = lifecycle
+        .as_ref()
+        .map(|m| json!({"image": m.run_image.image, "reference": m.run_image.reference, "topLayer": m.run_image.top_layer}));
     let buildpacks: Vec<Value> = build
         .as_ref()
         .map(|b| b.buildpacks.iter().map(|bp| json!({"id": bp.id, "version": bp.version, "homepage": bp.homepage})).collect())
@@ -128,7 +128,8 @@ fn render(summary: &Value) -> String {
     }
     text.push_str("Processes:\n");
     for p in summary["processes"].as_array().into_iter().flatten() {
-        let words: Vec<String> = p["command"].as_array().into_iter().flatten().chain(p["args"].as_array().into_iter().flatten()).map(s).collect();
+        let words: Vec<String> =
+            p["command"].as_array().into_iter().flatten().chain(p["args"].as_array().into_iter().flatten()).map(s).collect();
         let default = if p["default"].as_bool() == Some(true) { " (default)" } else { "" };
         text.push_str(&format!("  {}{default}: {}\n", s(&p["type"]), words.join(" ")));
     }
@@ -141,7 +142,11 @@ fn render(summary: &Value) -> String {
     if let Some(labels) = summary["labels"].as_object() {
         for (key, value) in labels {
             let value = s(value);
-            let shown = if value.chars().count() > 100 { format!("{}... ({} bytes)", value.chars().take(100).collect::<String>(), value.len()) } else { value };
+            let shown = if value.chars().count() > 100 {
+                format!("{}... ({} bytes)", value.chars().take(100).collect::<String>(), value.len())
+            } else {
+                value
+            };
             text.push_str(&format!("  {key}={shown}\n"));
         }
     }

@@ -6,8 +6,8 @@
 mod base;
 mod build;
 mod builder;
-mod completions;
 mod buildpack;
+mod completions;
 pub mod exit;
 mod fetch_args;
 mod fetch_cache;
@@ -16,11 +16,11 @@ mod images;
 mod inspect;
 mod live;
 mod output;
-mod sbom;
 mod rebase;
 mod registry_args;
 mod rmi;
 mod run;
+mod sbom;
 
 use clap::{Parser, Subcommand};
 
@@ -30,7 +30,9 @@ pub use exit::{CliError, ExitCode};
 /// buildpack as a sandboxed WebAssembly component. No daemon, no root.
 #[derive(Debug, Parser)]
 #[command(name = "kiln", version, propagate_version = true)]
-#[command(after_help = "Example:\n  kiln base from-dir ./rootfs --tag run-base\n  kiln build myapp --path examples/procfile-web --run-image run-base")]
+#[command(
+    after_help = "Example:\n  kiln base from-dir ./rootfs --tag run-base\n  kiln build myapp --path examples/procfile-web --run-image run-base"
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -85,8 +87,7 @@ pub enum Command {
 /// is reported as one (exit 1), whatever the command was running.
 pub fn run(cli: Cli) -> ExitCode {
     let out = output::Output::new(cli.verbose, cli.quiet, cli.json);
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(cli.command, &out)))
-        .unwrap_or(Err(CliError::Panicked));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(cli.command, &out))).unwrap_or(Err(CliError::Panicked));
     if let Err(error) = &result
         && !error.is_silent()
     {

@@ -13,7 +13,9 @@ use crate::platform::rebase::RebaseOptions;
 
 /// Arguments of `kiln rebase`.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  kiln rebase myapp --run-image run-base:2\n  kiln rebase myapp                  # onto the current image of the run image it was built on\n  kiln rebase 127.0.0.1:5000/myapp:v1 --publish --run-image 127.0.0.1:5000/run:2\n\nWithout --publish the image in the local store (or oci:DIR) is rebased. With --publish, IMAGE\nis rebased on its registry: only the manifest and config are read and written; app layers are\nneither downloaded nor uploaded (run image layers are mounted or uploaded when missing).")]
+#[command(
+    after_help = "Examples:\n  kiln rebase myapp --run-image run-base:2\n  kiln rebase myapp                  # onto the current image of the run image it was built on\n  kiln rebase 127.0.0.1:5000/myapp:v1 --publish --run-image 127.0.0.1:5000/run:2\n\nWithout --publish the image in the local store (or oci:DIR) is rebased. With --publish, IMAGE\nis rebased on its registry: only the manifest and config are read and written; app layers are\nneither downloaded nor uploaded (run image layers are mounted or uploaded when missing)."
+)]
 pub struct RebaseArgs {
     /// The app image: NAME[:TAG], oci:DIR[:TAG], or HOST/REPO[:TAG] (the local copy, or the
     /// registry's with --publish).

@@ -9,7 +9,9 @@ use crate::platform::Dirs;
 
 /// Arguments of `kiln rmi`.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  kiln rmi myapp\n  kiln rmi 127.0.0.1:5000/app:v1   # the local copy kept by `kiln build`, not the registry's\n  kiln gc                           # then free the blobs no tag uses")]
+#[command(
+    after_help = "Examples:\n  kiln rmi myapp\n  kiln rmi 127.0.0.1:5000/app:v1   # the local copy kept by `kiln build`, not the registry's\n  kiln gc                           # then free the blobs no tag uses"
+)]
 pub struct RmiArgs {
     /// The images to untag: NAME[:TAG] (or a registry name kept in the store), or oci:DIR:TAG.
     #[arg(required = true)]

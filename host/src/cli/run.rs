@@ -12,9 +12,11 @@ use crate::platform::run::RunOptions;
 
 /// Arguments of `kiln run`.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  kiln run myapp --port 8080\n  kiln run myapp --process worker\n  kiln run myapp --env GREETING=hi -- --verbose\n\n\
+#[command(
+    after_help = "Examples:\n  kiln run myapp --port 8080\n  kiln run myapp --process worker\n  kiln run myapp --env GREETING=hi -- --verbose\n\n\
 Needs bubblewrap (`apt-get install bubblewrap`). The process gets the host's network; --port\n\
-sets $PORT, which CNB web processes listen on. The exit code is the process's.")]
+sets $PORT, which CNB web processes listen on. The exit code is the process's."
+)]
 pub struct RunArgs {
     /// The image: NAME[:TAG] in the local store or oci:DIR[:TAG].
     pub image: String,
@@ -37,14 +39,8 @@ pub struct RunArgs {
 
 /// Unpack and run; the process's exit code becomes kiln's (its rootfs is removed first).
 pub fn run(args: RunArgs, out: &Output) -> Result<(), CliError> {
-    let options = RunOptions {
-        image: args.image,
-        process: args.process,
-        port: args.port,
-        env: args.env,
-        rootfs: args.rootfs,
-        args: args.args,
-    };
+    let options =
+        RunOptions { image: args.image, process: args.process, port: args.port, env: args.env, rootfs: args.rootfs, args: args.args };
     let status = crate::platform::run::run(&options, &Dirs::from_env(), &out.progress_sink())?;
     match (status.code(), std::os::unix::process::ExitStatusExt::signal(&status)) {
         (Some(0), _) => Ok(()),

@@ -134,9 +134,7 @@ impl DownloadCache {
 }
 
 fn read_urls(path: &Path) -> Vec<String> {
-    std::fs::read_to_string(path)
-        .map(|t| t.lines().filter(|l| !l.is_empty()).map(str::to_string).collect())
-        .unwrap_or_default()
+    std::fs::read_to_string(path).map(|t| t.lines().filter(|l| !l.is_empty()).map(str::to_string).collect()).unwrap_or_default()
 }
 
 #[cfg(test)]

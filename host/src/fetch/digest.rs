@@ -184,7 +184,10 @@ mod tests {
         h.update(b"hello");
         let d512 = h.finish();
         let sri = d512.canonical();
-        assert!(sri.starts_with("sha512-m3HSJL1i83hdltRq0+o9czGb+8KJDKra4t/3JRlnPKcjI8PZm6XBHXx6zG4UuMXaDEZjR1wuXDre9G9zvN7AQw=="), "{sri}");
+        assert!(
+            sri.starts_with("sha512-m3HSJL1i83hdltRq0+o9czGb+8KJDKra4t/3JRlnPKcjI8PZm6XBHXx6zG4UuMXaDEZjR1wuXDre9G9zvN7AQw=="),
+            "{sri}"
+        );
         assert_eq!(ExpectedDigest::parse(&sri).unwrap(), d512);
         assert_eq!(ExpectedDigest::parse(&format!("{sri}?foo")).unwrap(), d512);
         let sri256 = format!("sha256-{}", base64::engine::general_purpose::STANDARD.encode(&d.bytes));

@@ -14,7 +14,9 @@ pub enum FetchError {
         url: String,
     },
     /// No allow rule matches the URL (or a redirect target).
-    #[error("fetch of {url} refused: {what} is not allowed by the fetch policy (allowed: {allowed}); allow it with --allow-host {suggestion} or in kiln's config file")]
+    #[error(
+        "fetch of {url} refused: {what} is not allowed by the fetch policy (allowed: {allowed}); allow it with --allow-host {suggestion} or in kiln's config file"
+    )]
     NotAllowed {
         /// The URL asked for.
         url: String,
@@ -54,7 +56,9 @@ pub enum FetchError {
         size: u64,
     },
     /// The download would exceed the call's fetch byte budget.
-    #[error("fetch of {url}: too large: it would exceed the limit of {limit} bytes fetched per buildpack call; raise it with --limit-fetch-bytes")]
+    #[error(
+        "fetch of {url}: too large: it would exceed the limit of {limit} bytes fetched per buildpack call; raise it with --limit-fetch-bytes"
+    )]
     TooLarge {
         /// The URL.
         url: String,

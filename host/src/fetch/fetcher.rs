@@ -150,23 +150,28 @@ impl Fetcher {
         deadline: Option<Instant>,
         limit: u64,
     ) -> Result<(std::path::PathBuf, u64, FetchOrigin), FetchError> {
-        let source = Mirror::resolve(&self.settings.mirrors, url)
-            .map_err(|reason| FetchError::Mirror { url: url.into(), from: "(rule)".into(), reason })?;
-        let mut temp = self
-            .cache
-            .temp_file()
-            .map_err(|source| FetchError::Cache { url: url.into(), path: self.cache.root().to_path_buf(), source })?;
+        let source = Mirror::resolve(&self.settings.mirrors, url).map_err(|reason| FetchError::Mirror {
+            url: url.into(),
+            from: "(rule)".into(),
+            reason,
+        })?;
+        let mut temp = self.cache.temp_file().map_err(|source| FetchError::Cache {
+            url: url.into(),
+            path: self.cache.root().to_path_buf(),
+            source,
+        })?;
         let mut hasher = digest.hasher();
         let mut out = std::io::BufWriter::new(temp.as_file_mut());
         let (result, from, origin) = match &source {
-            Source::File(path) => {
-                (download::file(path, &mut out, &mut hasher, max), path.display().to_string(), FetchOrigin::Mirror)
-            }
+            Source::File(path) => (download::file(path, &mut out, &mut hasher, max), path.display().to_string(), FetchOrigin::Mirror),
             Source::Url { url: target, mirrored } => {
                 let client = self.client().map_err(|reason| FetchError::Network { url: url.into(), from: target.clone(), reason })?;
                 let (target_url, policy, origin) = if *mirrored {
-                    let mirror = reqwest::Url::parse(target)
-                        .map_err(|e| FetchError::Mirror { url: url.into(), from: target.clone(), reason: e.to_string() })?;
+                    let mirror = reqwest::Url::parse(target).map_err(|e| FetchError::Mirror {
+                        url: url.into(),
+                        from: target.clone(),
+                        reason: e.to_string(),
+                    })?;
                     (mirror, None, FetchOrigin::Mirror)
                 } else {
                     (parsed.clone(), Some(&self.settings.policy), FetchOrigin::Network)
@@ -192,10 +197,11 @@ impl Fetcher {
         if &actual != digest {
             return Err(FetchError::DigestMismatch { url: url.into(), expected: digest.canonical(), actual: actual.canonical(), size });
         }
-        let path = self
-            .cache
-            .insert(temp, digest, url)
-            .map_err(|source| FetchError::Cache { url: url.into(), path: self.cache.path(digest), source })?;
+        let path = self.cache.insert(temp, digest, url).map_err(|source| FetchError::Cache {
+            url: url.into(),
+            path: self.cache.path(digest),
+            source,
+        })?;
         Ok((path, size, origin))
     }
 
@@ -207,12 +213,9 @@ impl Fetcher {
         match refusal {
             Refusal::Strict => FetchError::Strict { url: url.into() },
             Refusal::BadUrl(reason) => FetchError::BadUrl { url: url.into(), reason: format!("{what}: {reason}") },
-            Refusal::NotAllowed { suggestion } => FetchError::NotAllowed {
-                url: url.into(),
-                what: what.into(),
-                allowed: self.settings.policy.describe(),
-                suggestion,
-            },
+            Refusal::NotAllowed { suggestion } => {
+                FetchError::NotAllowed { url: url.into(), what: what.into(), allowed: self.settings.policy.describe(), suggestion }
+            }
         }
     }
 }
@@ -223,10 +226,8 @@ impl Fetcher {
 /// the cache must stay what it verified.
 fn place(cached: &Path, destination: &Path) -> Result<(), String> {
     let parent = destination.parent().ok_or("it has no parent directory")?;
-    let temp = tempfile::Builder::new()
-        .prefix(".kiln-fetch-")
-        .tempfile_in(parent)
-        .map_err(|e| format!("cannot write in its directory: {e}"))?;
+    let temp =
+        tempfile::Builder::new().prefix(".kiln-fetch-").tempfile_in(parent).map_err(|e| format!("cannot write in its directory: {e}"))?;
     std::fs::copy(cached, temp.path()).map_err(|e| format!("cannot copy the download there: {e}"))?;
     std::fs::set_permissions(temp.path(), std::fs::Permissions::from_mode(0o644)).map_err(|e| e.to_string())?;
     temp.persist(destination).map_err(|e| format!("cannot put the file there: {}", e.error))?;

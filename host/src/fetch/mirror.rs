@@ -63,11 +63,7 @@ impl Mirror {
         if target.is_empty() {
             return Err(format!("mirror for {prefix:?} has an empty target"));
         }
-        let target = if target.contains("://") {
-            MirrorTarget::Url(target.to_string())
-        } else {
-            MirrorTarget::Dir(PathBuf::from(target))
-        };
+        let target = if target.contains("://") { MirrorTarget::Url(target.to_string()) } else { MirrorTarget::Dir(PathBuf::from(target)) };
         Ok(Mirror { prefix: prefix.to_string(), target })
     }
 

@@ -52,12 +52,10 @@ impl AllowRule {
             AllowRule::Prefix(prefix) => {
                 let text = url.as_str();
                 text.starts_with(prefix.as_str())
-                    && (prefix.ends_with('/')
-                        || matches!(text.as_bytes().get(prefix.len()), None | Some(b'/' | b'?' | b'#')))
+                    && (prefix.ends_with('/') || matches!(text.as_bytes().get(prefix.len()), None | Some(b'/' | b'?' | b'#')))
             }
             AllowRule::Host { host, port } => {
-                url.host_str().is_some_and(|h| h.eq_ignore_ascii_case(host))
-                    && port.is_none_or(|p| url.port_or_known_default() == Some(p))
+                url.host_str().is_some_and(|h| h.eq_ignore_ascii_case(host)) && port.is_none_or(|p| url.port_or_known_default() == Some(p))
             }
         }
     }

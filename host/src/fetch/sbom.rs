@@ -111,7 +111,9 @@ pub fn document(components: &[SbomComponent]) -> Option<Vec<u8>> {
             let mut value = c.value;
             if let Some(props) = value.get_mut("properties").and_then(Value::as_array_mut) {
                 props.extend(c.layers.iter().map(|l| json!({"name": PROPERTY_LAYER, "value": format!("{}/{l}", c.buildpack)})));
-            } else if !c.layers.is_empty() && let Some(object) = value.as_object_mut() {
+            } else if !c.layers.is_empty()
+                && let Some(object) = value.as_object_mut()
+            {
                 let props = c.layers.iter().map(|l| json!({"name": PROPERTY_LAYER, "value": format!("{}/{l}", c.buildpack)}));
                 object.insert("properties".into(), Value::Array(props.collect()));
             }
@@ -147,8 +149,7 @@ pub fn parse_document(bytes: &[u8]) -> Result<Vec<SbomComponent>, String> {
     let Some(list) = doc.get("components").and_then(Value::as_array) else { return Ok(Vec::new()) };
     let mut components = Vec::new();
     for value in list {
-        let Some(buildpack) = properties(value).find(|(name, _)| *name == PROPERTY_BUILDPACK).map(|(_, v)| v.to_string())
-        else {
+        let Some(buildpack) = properties(value).find(|(name, _)| *name == PROPERTY_BUILDPACK).map(|(_, v)| v.to_string()) else {
             continue;
         };
         let prefix = format!("{buildpack}/");
@@ -213,9 +214,12 @@ pub fn buildpack_components(bytes: &[u8], buildpack: &str, scope: &str) -> Resul
 
 /// `(name, value)` of each string property of a component.
 fn properties(value: &Value) -> impl Iterator<Item = (&str, &str)> {
-    value.get("properties").and_then(Value::as_array).into_iter().flatten().filter_map(|p| {
-        Some((p.get("name")?.as_str()?, p.get("value")?.as_str()?))
-    })
+    value
+        .get("properties")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|p| Some((p.get("name")?.as_str()?, p.get("value")?.as_str()?)))
 }
 
 /// The value with every object's keys in sorted order, whatever map serde_json uses.
@@ -295,11 +299,7 @@ mod tests {
     }
 
     fn fetched(r: &FetchRecord, layers: &[&str]) -> SbomComponent {
-        SbomComponent {
-            buildpack: r.buildpack.clone(),
-            layers: layers.iter().map(|l| l.to_string()).collect(),
-            value: fetch_component(r),
-        }
+        SbomComponent { buildpack: r.buildpack.clone(), layers: layers.iter().map(|l| l.to_string()).collect(), value: fetch_component(r) }
     }
 
     fn parse(bytes: &[u8]) -> Value {
@@ -334,8 +334,7 @@ mod tests {
         let doc = document(&[fetched(&a, &["jre"]), fetched(&a, &["jdk"]), fetched(&a, &["jre"])]).unwrap();
         let value = parse(&doc);
         let props = value["components"][0]["properties"].as_array().unwrap();
-        let layers: Vec<&str> =
-            props.iter().filter(|p| p["name"] == PROPERTY_LAYER).map(|p| p["value"].as_str().unwrap()).collect();
+        let layers: Vec<&str> = props.iter().filter(|p| p["name"] == PROPERTY_LAYER).map(|p| p["value"].as_str().unwrap()).collect();
         assert_eq!(layers, ["org/java/jdk", "org/java/jre"], "one component, both layers, sorted");
 
         let back = parse_document(&doc).unwrap();

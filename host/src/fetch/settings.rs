@@ -83,11 +83,8 @@ pub struct RegistryBases {
 }
 
 /// The canonical prefixes buildpacks use, as `(name in [fetch.registries], prefix)`.
-pub const PUBLIC_REGISTRIES: [(&str, &str); 3] = [
-    ("npm", system::NPM_DEFAULT),
-    ("debian", system::DEBIAN_DEFAULT),
-    ("pypi-files", "https://files.pythonhosted.org/"),
-];
+pub const PUBLIC_REGISTRIES: [(&str, &str); 3] =
+    [("npm", system::NPM_DEFAULT), ("debian", system::DEBIAN_DEFAULT), ("pypi-files", "https://files.pythonhosted.org/")];
 
 impl RegistryBases {
     /// The mirrors these bases make, each `(public prefix, base)`, with `machine` (the
@@ -183,7 +180,11 @@ mod tests {
             "[fetch]\nmachine-registries = false\nallow = [\"a.example\"]\n[fetch.mirrors]\n\"https://a.example/\" = \"/srv/a\"\n",
         )
         .unwrap();
-        let overrides = FetchOverrides { allow: vec!["127.0.0.1:9".into()], mirrors: vec!["https://b.example/=https://m.example/".into()], strict: false };
+        let overrides = FetchOverrides {
+            allow: vec!["127.0.0.1:9".into()],
+            mirrors: vec!["https://b.example/=https://m.example/".into()],
+            strict: false,
+        };
         let settings = resolve(&config.fetch, &overrides, Path::new("/c")).unwrap();
         assert_eq!(settings.policy.describe(), "a.example, 127.0.0.1:9");
         assert_eq!(settings.mirrors.len(), 2);
@@ -191,8 +192,7 @@ mod tests {
         assert!(strict.policy.strict);
         assert!(toml::from_str::<crate::config::KilnConfig>("[fetch]\nallow-all = true\n").is_err(), "unknown keys are refused");
         let bad = FetchConfig { policy: "open".into(), ..FetchConfig::default() };
-        let bases: crate::config::KilnConfig =
-            toml::from_str("[fetch.registries]\nnpm = \"https://npm.corp.example\"\n").unwrap();
+        let bases: crate::config::KilnConfig = toml::from_str("[fetch.registries]\nnpm = \"https://npm.corp.example\"\n").unwrap();
         let machine = vec![
             ("https://registry.npmjs.org/".to_string(), "https://machine-npm.example/".to_string()),
             ("http://deb.debian.org/debian/".to_string(), "http://apt.corp.example/debian".to_string()),

@@ -158,7 +158,6 @@ pub fn machine_default_rules() -> Vec<AllowRule> {
     SystemConfig::from_machine().default_rules()
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,9 +182,17 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let home = root.path().join("home");
         write(&home, ".npmrc", "; comment\nregistry = https://npm.corp.example/repo\n");
-        write(root.path(), "etc/pip.conf", "[global]\nindex-url = https://pip.corp.example/simple\nextra-index-url = https://extra.example/simple https://two.example/\n");
+        write(
+            root.path(),
+            "etc/pip.conf",
+            "[global]\nindex-url = https://pip.corp.example/simple\nextra-index-url = https://extra.example/simple https://two.example/\n",
+        );
         write(root.path(), "etc/apt/sources.list", "# x\ndeb [arch=amd64 signed-by=/k.gpg] http://deb.debian.org/debian bookworm main\n");
-        write(root.path(), "etc/apt/sources.list.d/debian.sources", "Types: deb\nURIs: http://deb.debian.org/debian-security\nSuites: bookworm-security\nComponents: main\n");
+        write(
+            root.path(),
+            "etc/apt/sources.list.d/debian.sources",
+            "Types: deb\nURIs: http://deb.debian.org/debian-security\nSuites: bookworm-security\nComponents: main\n",
+        );
         write(root.path(), "etc/apt/sources.list.d/ignored.txt", "deb http://ignored.example/ x y\n");
         let sys = SystemConfig { root: root.path().into(), home: Some(home), env: vec![] };
         let rules: Vec<String> = sys.default_rules().iter().map(ToString::to_string).collect();
@@ -212,7 +219,11 @@ mod tests {
     #[test]
     fn deb_src_and_disabled_sources_never_become_fetch_hosts() {
         let root = tempfile::tempdir().unwrap();
-        write(root.path(), "etc/apt/sources.list", "deb-src http://src.example/debian bookworm main\ndeb http://on.example/debian bookworm main\n");
+        write(
+            root.path(),
+            "etc/apt/sources.list",
+            "deb-src http://src.example/debian bookworm main\ndeb http://on.example/debian bookworm main\n",
+        );
         write(
             root.path(),
             "etc/apt/sources.list.d/more.sources",

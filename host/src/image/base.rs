@@ -9,15 +9,9 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
-use super::labels::{
-    BASE_DISTRO_NAME_LABEL, BASE_DISTRO_VERSION_LABEL, BASE_ID_LABEL, REBASABLE_LABEL,
-    STACK_ID_LABEL,
-};
+use super::labels::{BASE_DISTRO_NAME_LABEL, BASE_DISTRO_VERSION_LABEL, BASE_ID_LABEL, REBASABLE_LABEL, STACK_ID_LABEL};
 use super::layer_tar::{LayerBuilder, ModePolicy, Owner};
-use super::oci::{
-    Descriptor, History, ImageConfig, MEDIA_TYPE_OCI_CONFIG, Manifest, default_path_env,
-    NORMALIZED_CREATED,
-};
+use super::oci::{Descriptor, History, ImageConfig, MEDIA_TYPE_OCI_CONFIG, Manifest, NORMALIZED_CREATED, default_path_env};
 use super::store::{ImageStore, validate_tag_name};
 use super::{Digest, Result};
 
@@ -68,16 +62,10 @@ impl Default for BaseImageOptions {
 /// `Env` [`default_path_env`] plus `options.env`, `User` from `options`, and the labels
 /// `io.buildpacks.base.id`, `io.buildpacks.base.distro.name`/`.version` (when known) and
 /// `io.buildpacks.rebasable=true`. The same rootfs gives the same digest every time.
-pub fn create_base_image(
-    store: &ImageStore,
-    rootfs_dir: impl AsRef<Path>,
-    tag: &str,
-    options: &BaseImageOptions,
-) -> Result<Descriptor> {
+pub fn create_base_image(store: &ImageStore, rootfs_dir: impl AsRef<Path>, tag: &str, options: &BaseImageOptions) -> Result<Descriptor> {
     let rootfs_dir = rootfs_dir.as_ref();
     validate_tag_name(tag)?;
-    let _span =
-        tracing::info_span!("create_base_image", tag, rootfs = %rootfs_dir.display()).entered();
+    let _span = tracing::info_span!("create_base_image", tag, rootfs = %rootfs_dir.display()).entered();
 
     let mut layer = LayerBuilder::new().with_mode_policy(options.mode_policy);
     layer.add_tree(rootfs_dir, "/", Owner::ROOT)?;
@@ -86,10 +74,7 @@ pub fn create_base_image(
 
     let (found_name, found_version) = read_os_release(rootfs_dir);
     let mut labels = BTreeMap::new();
-    labels.insert(
-        BASE_ID_LABEL.to_owned(),
-        options.id.clone().unwrap_or_else(|| default_id(tag)),
-    );
+    labels.insert(BASE_ID_LABEL.to_owned(), options.id.clone().unwrap_or_else(|| default_id(tag)));
     if let Some(name) = options.distro_name.clone().or(found_name) {
         labels.insert(BASE_DISTRO_NAME_LABEL.to_owned(), name);
     }
@@ -104,9 +89,7 @@ pub fn create_base_image(
 
     let mut config = ImageConfig::new_linux();
     config.config.user = options.user.clone();
-    config.config.env = std::iter::once(default_path_env())
-        .chain(options.env.iter().cloned())
-        .collect();
+    config.config.env = std::iter::once(default_path_env()).chain(options.env.iter().cloned()).collect();
     config.config.labels = labels;
     config.rootfs.diff_ids = vec![blob.diff_id.clone()];
     config.history = vec![History {
@@ -116,11 +99,7 @@ pub fn create_base_image(
     }];
 
     let config_json = config.to_json();
-    let config_descriptor = Descriptor::new(
-        MEDIA_TYPE_OCI_CONFIG,
-        Digest::of_bytes(&config_json),
-        config_json.len() as u64,
-    );
+    let config_descriptor = Descriptor::new(MEDIA_TYPE_OCI_CONFIG, Digest::of_bytes(&config_json), config_json.len() as u64);
     let manifest = Manifest::new(config_descriptor, vec![blob.descriptor()]);
     let descriptor = store.write_image(&manifest, &config)?;
     store.tag(tag, &descriptor)?;
@@ -133,16 +112,7 @@ fn default_id(tag: &str) -> String {
         Some((repo, t)) if !t.contains('/') => repo,
         _ => tag,
     };
-    repository
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "./-".contains(c) {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect()
+    repository.chars().map(|c| if c.is_ascii_alphanumeric() || "./-".contains(c) { c } else { '-' }).collect()
 }
 
 /// `ID` and `VERSION_ID` of the rootfs's os-release, read only from a regular file (a symlink
@@ -185,11 +155,7 @@ mod tests {
             fs::create_dir_all(root.join(d)).unwrap();
         }
         fs::set_permissions(root.join("tmp"), fs::Permissions::from_mode(0o1777)).unwrap();
-        fs::write(
-            root.join("usr/lib/os-release"),
-            "NAME=\"Test\"\nID=testos\nVERSION_ID=\"1.2\"\n",
-        )
-        .unwrap();
+        fs::write(root.join("usr/lib/os-release"), "NAME=\"Test\"\nID=testos\nVERSION_ID=\"1.2\"\n").unwrap();
         symlink("../usr/lib/os-release", root.join("etc/os-release")).unwrap();
         fs::write(root.join("bin/hello"), "#!/bin/sh\necho hello\n").unwrap();
         fs::set_permissions(root.join("bin/hello"), fs::Permissions::from_mode(0o755)).unwrap();
@@ -209,27 +175,15 @@ mod tests {
         let rootfs = tmp.path().join("rootfs");
         make_rootfs(&rootfs);
         let store = ImageStore::open(tmp.path().join("store")).unwrap();
-        let desc = create_base_image(
-            &store,
-            &rootfs,
-            "kiln/run:base",
-            &BaseImageOptions::default(),
-        )
-        .unwrap();
+        let desc = create_base_image(&store, &rootfs, "kiln/run:base", &BaseImageOptions::default()).unwrap();
         let image = store.read_image("kiln/run:base").unwrap();
         assert_eq!(image.manifest_descriptor, {
             let mut d = desc.clone();
-            d.annotations.insert(
-                "org.opencontainers.image.ref.name".into(),
-                "kiln/run:base".into(),
-            );
+            d.annotations.insert("org.opencontainers.image.ref.name".into(), "kiln/run:base".into());
             d
         });
         let c = &image.config;
-        assert_eq!(
-            (c.os.as_str(), c.architecture.as_str()),
-            ("linux", host_architecture())
-        );
+        assert_eq!((c.os.as_str(), c.architecture.as_str()), ("linux", host_architecture()));
         assert_eq!(c.created.as_deref(), Some("1980-01-01T00:00:01Z"));
         assert_eq!(c.config.user, "1000:1000");
         assert_eq!(c.config.env, [default_path_env()]);
@@ -241,13 +195,7 @@ mod tests {
 
         // Same rootfs, other store, other tag spelling of options: same manifest digest.
         let store2 = ImageStore::open(tmp.path().join("store2")).unwrap();
-        let desc2 = create_base_image(
-            &store2,
-            &rootfs,
-            "kiln/run:base",
-            &BaseImageOptions::default(),
-        )
-        .unwrap();
+        let desc2 = create_base_image(&store2, &rootfs, "kiln/run:base", &BaseImageOptions::default()).unwrap();
         assert_eq!(desc2.digest, desc.digest);
 
         let options = BaseImageOptions {
@@ -262,10 +210,7 @@ mod tests {
         assert_eq!(other.config.config.user, "1001:1001");
         assert_eq!(other.label(BASE_DISTRO_NAME_LABEL), Some("ubuntu"));
         assert_eq!(other.label(BASE_ID_LABEL), Some("io.example/run"));
-        assert_eq!(
-            other.manifest.layers, image.manifest.layers,
-            "same layer blob reused"
-        );
+        assert_eq!(other.manifest.layers, image.manifest.layers, "same layer blob reused");
     }
 
     #[test]
@@ -277,10 +222,7 @@ mod tests {
 
     /// Finds a tool; in CI (`CI` set) a missing tool fails the test instead of skipping it.
     fn tool(name: &str) -> bool {
-        let found = Command::new(name)
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success());
+        let found = Command::new(name).arg("--version").output().is_ok_and(|o| o.status.success());
         if !found {
             assert!(std::env::var_os("CI").is_none(), "{name} is required in CI");
             eprintln!("skipping: {name} is not installed");
@@ -290,12 +232,7 @@ mod tests {
 
     fn run(cmd: &mut Command) -> String {
         let out = cmd.output().unwrap();
-        assert!(
-            out.status.success(),
-            "{cmd:?} failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "{cmd:?} failed: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         String::from_utf8(out.stdout).unwrap()
     }
 
@@ -309,73 +246,30 @@ mod tests {
         make_rootfs(&rootfs);
         let layout = tmp.path().join("layout");
         let store = ImageStore::open(&layout).unwrap();
-        let desc =
-            create_base_image(&store, &rootfs, "base", &BaseImageOptions::default()).unwrap();
+        let desc = create_base_image(&store, &rootfs, "base", &BaseImageOptions::default()).unwrap();
         let oci = format!("oci:{}:base", layout.display());
 
-        let inspect: serde_json::Value =
-            serde_json::from_str(&run(Command::new("skopeo").args(["inspect", &oci]))).unwrap();
+        let inspect: serde_json::Value = serde_json::from_str(&run(Command::new("skopeo").args(["inspect", &oci]))).unwrap();
         assert_eq!(inspect["Digest"], desc.digest.as_str());
         assert_eq!(inspect["Architecture"], host_architecture());
         assert_eq!(inspect["Os"], "linux");
         assert_eq!(inspect["Labels"][REBASABLE_LABEL], "true");
-        let config: serde_json::Value = serde_json::from_str(&run(
-            Command::new("skopeo").args(["inspect", "--config", &oci])
-        ))
-        .unwrap();
+        let config: serde_json::Value = serde_json::from_str(&run(Command::new("skopeo").args(["inspect", "--config", &oci]))).unwrap();
         assert_eq!(config["config"]["User"], "1000:1000");
 
         let bundle = tmp.path().join("bundle");
         let image = format!("{}:base", layout.display());
-        run(Command::new("umoci")
-            .args(["unpack", "--rootless", "--image", &image])
-            .arg(&bundle));
+        run(Command::new("umoci").args(["unpack", "--rootless", "--image", &image]).arg(&bundle));
         let unpacked = bundle.join("rootfs");
-        assert_eq!(
-            fs::read_to_string(unpacked.join("var/www/index.html")).unwrap(),
-            "<h1>hi</h1>\n"
-        );
-        assert_eq!(
-            fs::read_link(unpacked.join("rootlink")).unwrap(),
-            Path::new("/")
-        );
-        assert_eq!(
-            fs::read_link(unpacked.join("var/www/up")).unwrap(),
-            Path::new("../../etc")
-        );
-        let deep = unpacked
-            .join("var/www")
-            .join("d".repeat(120))
-            .join("f".repeat(150));
+        assert_eq!(fs::read_to_string(unpacked.join("var/www/index.html")).unwrap(), "<h1>hi</h1>\n");
+        assert_eq!(fs::read_link(unpacked.join("rootlink")).unwrap(), Path::new("/"));
+        assert_eq!(fs::read_link(unpacked.join("var/www/up")).unwrap(), Path::new("../../etc"));
+        let deep = unpacked.join("var/www").join("d".repeat(120)).join("f".repeat(150));
         assert_eq!(fs::read_to_string(deep).unwrap(), "deep");
-        assert_eq!(
-            fs::read_link(unpacked.join("longlink")).unwrap(),
-            Path::new(&"t".repeat(150))
-        );
-        assert_eq!(
-            fs::metadata(unpacked.join("tmp"))
-                .unwrap()
-                .permissions()
-                .mode()
-                & 0o7777,
-            0o1777
-        );
-        assert_eq!(
-            fs::metadata(unpacked.join("bin/hello"))
-                .unwrap()
-                .permissions()
-                .mode()
-                & 0o777,
-            0o755
-        );
-        let runtime: serde_json::Value =
-            serde_json::from_str(&fs::read_to_string(bundle.join("config.json")).unwrap()).unwrap();
-        assert!(
-            runtime["process"]["env"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|e| e == default_path_env().as_str())
-        );
+        assert_eq!(fs::read_link(unpacked.join("longlink")).unwrap(), Path::new(&"t".repeat(150)));
+        assert_eq!(fs::metadata(unpacked.join("tmp")).unwrap().permissions().mode() & 0o7777, 0o1777);
+        assert_eq!(fs::metadata(unpacked.join("bin/hello")).unwrap().permissions().mode() & 0o777, 0o755);
+        let runtime: serde_json::Value = serde_json::from_str(&fs::read_to_string(bundle.join("config.json")).unwrap()).unwrap();
+        assert!(runtime["process"]["env"].as_array().unwrap().iter().any(|e| e == default_path_env().as_str()));
     }
 }

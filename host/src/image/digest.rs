@@ -23,22 +23,14 @@ pub struct Digest(String);
 impl Digest {
     /// Parses and validates `sha256:<64 lowercase hex>`.
     pub fn parse(value: &str) -> Result<Self, ImageError> {
-        let invalid = |reason| ImageError::InvalidDigest {
-            value: value.to_owned(),
-            reason,
-        };
+        let invalid = |reason| ImageError::InvalidDigest { value: value.to_owned(), reason };
         let Some(hex_part) = value.strip_prefix(PREFIX) else {
-            return Err(invalid(
-                "only sha256 digests (\"sha256:<hex>\") are supported",
-            ));
+            return Err(invalid("only sha256 digests (\"sha256:<hex>\") are supported"));
         };
         if hex_part.len() != 64 {
             return Err(invalid("a sha256 digest has exactly 64 hex digits"));
         }
-        if !hex_part
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        {
+        if !hex_part.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
             return Err(invalid("digest hex must be lowercase 0-9a-f"));
         }
         Ok(Self(value.to_owned()))
@@ -128,11 +120,7 @@ pub struct HashingWriter<W> {
 impl<W: Write> HashingWriter<W> {
     /// Wraps `inner`.
     pub fn new(inner: W) -> Self {
-        Self {
-            inner,
-            hasher: Sha256::new(),
-            count: 0,
-        }
+        Self { inner, hasher: Sha256::new(), count: 0 }
     }
 
     /// Bytes written so far.
@@ -175,11 +163,7 @@ pub struct HashingReader<R> {
 impl<R: Read> HashingReader<R> {
     /// Wraps `inner`.
     pub fn new(inner: R) -> Self {
-        Self {
-            inner,
-            hasher: Sha256::new(),
-            count: 0,
-        }
+        Self { inner, hasher: Sha256::new(), count: 0 }
     }
 
     /// Bytes read so far.
@@ -211,10 +195,7 @@ mod tests {
     #[test]
     fn hashes_bytes_like_sha256sum() {
         assert_eq!(Digest::of_bytes(b"").as_str(), EMPTY);
-        assert_eq!(
-            Digest::of_bytes(b"hello\n").as_str(),
-            "sha256:5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"
-        );
+        assert_eq!(Digest::of_bytes(b"hello\n").as_str(), "sha256:5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03");
     }
 
     #[test]

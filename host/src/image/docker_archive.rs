@@ -48,10 +48,7 @@ pub fn write_docker_archive(store: &ImageStore, descriptor: &Descriptor, path: &
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => std::path::PathBuf::from("."),
     };
-    let tmp = tempfile::Builder::new()
-        .prefix(".kiln-archive-")
-        .tempfile_in(&dir)
-        .map_err(io_error("create a temp file in", &dir))?;
+    let tmp = tempfile::Builder::new().prefix(".kiln-archive-").tempfile_in(&dir).map_err(io_error("create a temp file in", &dir))?;
     let mut archive = tar::Builder::new(BufWriter::new(tmp));
     let config_name = format!("{}.json", image.manifest.config.digest.hex());
     append(&mut archive, &config_name, config_bytes.len() as u64, &mut config_bytes.as_slice(), path)?;
@@ -115,9 +112,9 @@ pub fn docker_image_id(store: &ImageStore, descriptor: &Descriptor) -> Result<Di
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::fs::File;
-    use crate::image::{LayerBuilder, Manifest, Owner};
     use crate::image::oci::{ImageConfig, MEDIA_TYPE_OCI_CONFIG};
+    use crate::image::{LayerBuilder, Manifest, Owner};
+    use std::fs::File;
 
     #[test]
     fn archive_has_config_layers_and_manifest() {
@@ -128,10 +125,8 @@ mod tests {
         let blob = layer.write_blob(&store).unwrap();
         let mut config = ImageConfig::new_linux();
         config.rootfs.diff_ids = vec![blob.diff_id.clone(), blob.diff_id.clone()];
-        let manifest = Manifest::new(
-            Descriptor::new(MEDIA_TYPE_OCI_CONFIG, Digest::of_bytes(b"x"), 1),
-            vec![blob.descriptor(), blob.descriptor()],
-        );
+        let manifest =
+            Manifest::new(Descriptor::new(MEDIA_TYPE_OCI_CONFIG, Digest::of_bytes(b"x"), 1), vec![blob.descriptor(), blob.descriptor()]);
         let descriptor = store.write_image(&manifest, &config).unwrap();
         let out = dir.path().join("app.tar");
         write_docker_archive(&store, &descriptor, &out, &["app:v1".to_owned()]).unwrap();

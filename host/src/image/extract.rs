@@ -38,23 +38,14 @@ pub struct ExtractStats {
 pub fn extract_layer(archive: impl AsRef<Path>, dest: impl AsRef<Path>) -> Result<ExtractStats> {
     let archive = archive.as_ref();
     let dest = dest.as_ref();
-    let io_err = |source: io::Error| ImageError::CannotExtract {
-        archive: archive.to_path_buf(),
-        dest: dest.to_path_buf(),
-        source,
-    };
-    let file = File::open(archive).map_err(|source| ImageError::CannotReadSource {
-        path: archive.to_path_buf(),
-        source,
-    })?;
+    let io_err = |source: io::Error| ImageError::CannotExtract { archive: archive.to_path_buf(), dest: dest.to_path_buf(), source };
+    let file = File::open(archive).map_err(|source| ImageError::CannotReadSource { path: archive.to_path_buf(), source })?;
     let mut buffered = BufReader::new(file);
     let magic = buffered.fill_buf().map_err(io_err)?;
     let reader: Box<dyn Read> = if magic.starts_with(&[0x1f, 0x8b]) {
         Box::new(MultiGzDecoder::new(buffered))
     } else if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        return Err(io_err(io::Error::other(
-            "zstd-compressed layers are not supported",
-        )));
+        return Err(io_err(io::Error::other("zstd-compressed layers are not supported")));
     } else {
         Box::new(buffered)
     };
@@ -68,26 +59,15 @@ pub fn extract_layer(archive: impl AsRef<Path>, dest: impl AsRef<Path>) -> Resul
 /// turn: a later entry replaces an earlier file or symlink at its path; a file or symlink
 /// never replaces a directory (refused).
 pub fn extract_tar(reader: impl Read, archive: &Path, dest: &Path) -> Result<ExtractStats> {
-    let io_err = |source: io::Error| ImageError::CannotExtract {
-        archive: archive.to_path_buf(),
-        dest: dest.to_path_buf(),
-        source,
-    };
+    let io_err = |source: io::Error| ImageError::CannotExtract { archive: archive.to_path_buf(), dest: dest.to_path_buf(), source };
     fs::create_dir_all(dest).map_err(io_err)?;
     let root = dest.canonicalize().map_err(io_err)?;
-    let mut extractor = Extractor {
-        root,
-        stats: ExtractStats::default(),
-    };
+    let mut extractor = Extractor { root, stats: ExtractStats::default() };
     let mut tar = tar::Archive::new(reader);
     for entry in tar.entries().map_err(io_err)? {
         let entry = entry.map_err(io_err)?;
         extractor.entry(entry).map_err(|err| match err {
-            Failure::Refused(entry, reason) => ImageError::UnsafeTarEntry {
-                archive: archive.to_path_buf(),
-                entry,
-                reason,
-            },
+            Failure::Refused(entry, reason) => ImageError::UnsafeTarEntry { archive: archive.to_path_buf(), entry, reason },
             Failure::Io(source) => io_err(source),
         })?;
     }
@@ -163,18 +143,12 @@ impl Extractor {
             }
             EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
                 remove_non_dir(&target).map_err(|r| refuse(&r))??;
-                let mut out = fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .open(&target)?;
+                let mut out = fs::OpenOptions::new().write(true).create_new(true).open(&target)?;
                 io::copy(&mut entry, &mut out)?;
                 out.set_permissions(fs::Permissions::from_mode(mode))?;
             }
             EntryType::Symlink => {
-                let link = entry
-                    .link_name_bytes()
-                    .ok_or_else(|| refuse("symlink entry has no target"))?
-                    .into_owned();
+                let link = entry.link_name_bytes().ok_or_else(|| refuse("symlink entry has no target"))?.into_owned();
                 if link.is_empty() {
                     return Err(refuse("symlink entry has an empty target"));
                 }
@@ -182,10 +156,7 @@ impl Extractor {
                 std::os::unix::fs::symlink(OsStr::from_bytes(&link), &target)?;
             }
             EntryType::Link => {
-                let link = entry
-                    .link_name_bytes()
-                    .ok_or_else(|| refuse("hard link entry has no target"))?
-                    .into_owned();
+                let link = entry.link_name_bytes().ok_or_else(|| refuse("hard link entry has no target"))?.into_owned();
                 let source = self.existing_file(&link).map_err(|r| refuse(&r))?;
                 remove_non_dir(&target).map_err(|r| refuse(&r))??;
                 fs::hard_link(&source, &target)?;
@@ -210,17 +181,11 @@ impl Extractor {
                 Ok(meta) if meta.file_type().is_symlink() => {
                     return Err(Failure::Refused(
                         String::new(),
-                        format!(
-                            "its parent {} is a symlink, which is never followed",
-                            dir.display()
-                        ),
+                        format!("its parent {} is a symlink, which is never followed", dir.display()),
                     ));
                 }
                 Ok(_) => {
-                    return Err(Failure::Refused(
-                        String::new(),
-                        format!("its parent {} is not a directory", dir.display()),
-                    ));
+                    return Err(Failure::Refused(String::new(), format!("its parent {} is not a directory", dir.display())));
                 }
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
                     fs::create_dir(&dir)?;
@@ -242,12 +207,8 @@ impl Extractor {
         let mut path = self.root.clone();
         for (i, part) in parts.iter().enumerate() {
             path.push(OsStr::from_bytes(part));
-            let meta = fs::symlink_metadata(&path).map_err(|_| {
-                format!(
-                    "hard link target {} does not exist in the layer",
-                    path.display()
-                )
-            })?;
+            let meta =
+                fs::symlink_metadata(&path).map_err(|_| format!("hard link target {} does not exist in the layer", path.display()))?;
             let last = i + 1 == parts.len();
             if meta.file_type().is_symlink() {
                 return Err("hard link target goes through a symlink".to_owned());
@@ -328,10 +289,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let tar = tmp.path().join("abs.tar");
         let dest = tmp.path().join("dest");
-        write_tar(
-            &tar,
-            &[(b"/layers/bp/l/file", EntryType::Regular, b"hi", None)],
-        );
+        write_tar(&tar, &[(b"/layers/bp/l/file", EntryType::Regular, b"hi", None)]);
         let stats = extract_layer(&tar, &dest).unwrap();
         assert_eq!(stats.written, 1);
         assert_eq!(fs::read(dest.join("layers/bp/l/file")).unwrap(), b"hi");
@@ -345,13 +303,7 @@ mod tests {
         let tar = tmp.path().join("link.tar");
         let dest = tmp.path().join("dest");
         let target = outside.as_os_str().as_bytes();
-        write_tar(
-            &tar,
-            &[
-                (b"link", EntryType::Symlink, b"", Some(target)),
-                (b"link/pwned", EntryType::Regular, b"x", None),
-            ],
-        );
+        write_tar(&tar, &[(b"link", EntryType::Symlink, b"", Some(target)), (b"link/pwned", EntryType::Regular, b"x", None)]);
         let reason = refused(extract_layer(&tar, &dest));
         assert!(reason.contains("symlink"), "{reason}");
         assert!(!outside.join("pwned").exists());
@@ -359,18 +311,9 @@ mod tests {
 
         // A relative `..` target is kept as text; a file written "through" it is refused too.
         let dest2 = tmp.path().join("dest2");
-        write_tar(
-            &tar,
-            &[
-                (b"up", EntryType::Symlink, b"", Some(b"../outside")),
-                (b"up/pwned", EntryType::Regular, b"x", None),
-            ],
-        );
+        write_tar(&tar, &[(b"up", EntryType::Symlink, b"", Some(b"../outside")), (b"up/pwned", EntryType::Regular, b"x", None)]);
         refused(extract_layer(&tar, &dest2));
-        assert_eq!(
-            fs::read_link(dest2.join("up")).unwrap(),
-            Path::new("../outside")
-        );
+        assert_eq!(fs::read_link(dest2.join("up")).unwrap(), Path::new("../outside"));
         assert!(!outside.join("pwned").exists());
 
         // A file entry replacing a symlink replaces the link, not what it points to.
@@ -379,15 +322,7 @@ mod tests {
         let victim = outside.join("victim");
         write_tar(
             &tar,
-            &[
-                (
-                    b"v",
-                    EntryType::Symlink,
-                    b"",
-                    Some(victim.as_os_str().as_bytes()),
-                ),
-                (b"v", EntryType::Regular, b"overwritten", None),
-            ],
+            &[(b"v", EntryType::Symlink, b"", Some(victim.as_os_str().as_bytes())), (b"v", EntryType::Regular, b"overwritten", None)],
         );
         extract_layer(&tar, &dest3).unwrap();
         assert_eq!(fs::read(&victim).unwrap(), b"safe");
@@ -399,20 +334,11 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let tar = tmp.path().join("hl.tar");
         let dest = tmp.path().join("dest");
-        write_tar(
-            &tar,
-            &[(b"h", EntryType::Link, b"", Some(b"../../etc/passwd"))],
-        );
+        write_tar(&tar, &[(b"h", EntryType::Link, b"", Some(b"../../etc/passwd"))]);
         refused(extract_layer(&tar, &dest));
         write_tar(&tar, &[(b"h", EntryType::Link, b"", Some(b"/etc/passwd"))]);
         refused(extract_layer(&tar, &dest));
-        write_tar(
-            &tar,
-            &[
-                (b"a", EntryType::Regular, b"data", None),
-                (b"b", EntryType::Link, b"", Some(b"a")),
-            ],
-        );
+        write_tar(&tar, &[(b"a", EntryType::Regular, b"data", None), (b"b", EntryType::Link, b"", Some(b"a"))]);
         let dest2 = tmp.path().join("dest2");
         extract_layer(&tar, &dest2).unwrap();
         assert_eq!(fs::read(dest2.join("b")).unwrap(), b"data");
@@ -437,13 +363,7 @@ mod tests {
         enc.finish().unwrap();
         let dest = tmp.path().join("dest");
         let stats = extract_layer(&gz, &dest).unwrap();
-        assert_eq!(
-            stats,
-            ExtractStats {
-                written: 2,
-                skipped: 2
-            }
-        );
+        assert_eq!(stats, ExtractStats { written: 2, skipped: 2 });
         assert_eq!(fs::read(dest.join("dir/f")).unwrap(), b"content");
         assert!(!dest.join("dev").exists());
     }

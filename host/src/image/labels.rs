@@ -71,18 +71,12 @@ pub trait LabelValue: Serialize + DeserializeOwned {
 
     /// The label value: compact JSON, deterministic for the same value.
     fn to_label_value(&self) -> Result<String, ImageError> {
-        serde_json::to_string(self).map_err(|source| ImageError::InvalidJson {
-            what: format!("label {}", Self::KEY),
-            source,
-        })
+        serde_json::to_string(self).map_err(|source| ImageError::InvalidJson { what: format!("label {}", Self::KEY), source })
     }
 
     /// Parses a label value.
     fn from_label_value(value: &str) -> Result<Self, ImageError> {
-        serde_json::from_str(value).map_err(|source| ImageError::InvalidJson {
-            what: format!("label {}", Self::KEY),
-            source,
-        })
+        serde_json::from_str(value).map_err(|source| ImageError::InvalidJson { what: format!("label {}", Self::KEY), source })
     }
 }
 
@@ -201,11 +195,7 @@ pub struct RunImageForRebase {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub image: String,
     /// Mirrors of the run image.
-    #[serde(
-        default,
-        skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "null_default"
-    )]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_default")]
     pub mirrors: Vec<String>,
 }
 
@@ -224,11 +214,7 @@ pub struct RunImageForExport {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub image: String,
     /// Mirrors.
-    #[serde(
-        default,
-        skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "null_default"
-    )]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_default")]
     pub mirrors: Vec<String>,
 }
 
@@ -240,11 +226,7 @@ pub struct BuildMetadata {
     #[serde(default, deserialize_with = "null_default")]
     pub buildpacks: Vec<GroupElement>,
     /// The image extensions used.
-    #[serde(
-        default,
-        skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "null_default"
-    )]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_default")]
     pub extensions: Vec<GroupElement>,
     /// The launcher.
     #[serde(default)]
@@ -253,18 +235,10 @@ pub struct BuildMetadata {
     #[serde(default, deserialize_with = "null_default")]
     pub processes: Vec<ProcessMetadata>,
     /// The buildpack-chosen default process type.
-    #[serde(
-        rename = "buildpack-default-process-type",
-        default,
-        skip_serializing_if = "String::is_empty"
-    )]
+    #[serde(rename = "buildpack-default-process-type", default, skip_serializing_if = "String::is_empty")]
     pub buildpack_default_process_type: String,
     /// Deprecated bill of materials (opaque entries).
-    #[serde(
-        default,
-        skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "null_default"
-    )]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_default")]
     pub bom: Vec<serde_json::Value>,
 }
 
@@ -344,19 +318,10 @@ pub struct ProcessMetadata {
     #[serde(rename = "buildpackID", default)]
     pub buildpack_id: String,
     /// The working directory (default: the app dir).
-    #[serde(
-        rename = "working-dir",
-        default,
-        skip_serializing_if = "String::is_empty"
-    )]
+    #[serde(rename = "working-dir", default, skip_serializing_if = "String::is_empty")]
     pub working_dir: String,
     /// Execution environments (platform API 0.15).
-    #[serde(
-        rename = "exec-env",
-        default,
-        skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "null_default"
-    )]
+    #[serde(rename = "exec-env", default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_default")]
     pub exec_env: Vec<String>,
 }
 
@@ -393,18 +358,10 @@ pub struct ProjectSource {
     #[serde(rename = "type", default, skip_serializing_if = "String::is_empty")]
     pub kind: String,
     /// e.g. `{"commit": "..."}`.
-    #[serde(
-        default,
-        skip_serializing_if = "serde_json::Map::is_empty",
-        deserialize_with = "null_default"
-    )]
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty", deserialize_with = "null_default")]
     pub version: serde_json::Map<String, serde_json::Value>,
     /// e.g. `{"repository": "...", "refs": [...]}`.
-    #[serde(
-        default,
-        skip_serializing_if = "serde_json::Map::is_empty",
-        deserialize_with = "null_default"
-    )]
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty", deserialize_with = "null_default")]
     pub metadata: serde_json::Map<String, serde_json::Value>,
 }
 
@@ -429,15 +386,10 @@ mod tests {
 
     /// Asserts `json` parses and serializes back to exactly the same compact text.
     fn round_trip<T: LabelValue + std::fmt::Debug + PartialEq>(json: &str) -> T {
-        let compact: String =
-            serde_json::to_string(&serde_json::from_str::<serde_json::Value>(json).unwrap())
-                .unwrap();
+        let compact: String = serde_json::to_string(&serde_json::from_str::<serde_json::Value>(json).unwrap()).unwrap();
         let value = T::from_label_value(json).unwrap();
         let out = value.to_label_value().unwrap();
-        assert_eq!(
-            serde_json::from_str::<serde_json::Value>(&out).unwrap(),
-            serde_json::from_str::<serde_json::Value>(&compact).unwrap()
-        );
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&out).unwrap(), serde_json::from_str::<serde_json::Value>(&compact).unwrap());
         assert_eq!(T::from_label_value(&out).unwrap(), value);
         value
     }
@@ -480,10 +432,7 @@ mod tests {
         assert_eq!(md.buildpack_default_process_type, "web");
         assert!(md.bom.is_empty());
         let out = md.to_label_value().unwrap();
-        assert!(
-            !out.contains("\"bom\""),
-            "empty bom is omitted like the lifecycle does: {out}"
-        );
+        assert!(!out.contains("\"bom\""), "empty bom is omitted like the lifecycle does: {out}");
         assert!(out.contains(r#""args":[]"#));
     }
 
@@ -492,10 +441,7 @@ mod tests {
         let json = r#"{"bom":[{"name":"node","metadata":{"version":"20"},"buildpack":{"id":"bp","version":"1"}}],"buildpacks":[{"id":"bp","version":"1"}],"launcher":{"version":"","source":{"git":{"repository":"","commit":""}}},"processes":[{"type":"web","command":"npm start","args":null,"direct":false,"buildpackID":"bp"}]}"#;
         let md = BuildMetadata::from_label_value(json).unwrap();
         assert_eq!(md.processes[0].command, ["npm start"]);
-        assert!(
-            md.processes[0].args.is_empty(),
-            "Go's null args read as empty"
-        );
+        assert!(md.processes[0].args.is_empty(), "Go's null args read as empty");
         assert_eq!(md.bom.len(), 1);
     }
 

@@ -49,10 +49,7 @@ impl Owner {
     /// root:root, used for `/cnb` and base images.
     pub const ROOT: Owner = Owner { uid: 0, gid: 0 };
     /// 1000:1000, the CNB user kiln uses for `/layers` and `/workspace`.
-    pub const CNB_USER: Owner = Owner {
-        uid: 1000,
-        gid: 1000,
-    };
+    pub const CNB_USER: Owner = Owner { uid: 1000, gid: 1000 };
 
     /// An owner with the given ids.
     pub const fn new(uid: u64, gid: u64) -> Self {
@@ -87,10 +84,7 @@ impl ImagePath {
 
     /// Validates `path`.
     pub fn parse(path: &str) -> Result<Self> {
-        let invalid = |reason| ImageError::InvalidImagePath {
-            path: path.to_owned(),
-            reason,
-        };
+        let invalid = |reason| ImageError::InvalidImagePath { path: path.to_owned(), reason };
         if path.is_empty() {
             return Err(invalid("it is empty"));
         }
@@ -130,21 +124,15 @@ impl ImagePath {
             return None;
         }
         let cut = self.0.rfind('/').unwrap_or(0);
-        Some(if cut == 0 {
-            Self::root()
-        } else {
-            Self(self.0[..cut].to_owned())
-        })
+        Some(if cut == 0 { Self::root() } else { Self(self.0[..cut].to_owned()) })
     }
 
     /// This path with a relative `/`-separated path appended; each part is validated.
     pub fn join(&self, relative: &str) -> Result<ImagePath> {
         let mut out = self.clone();
         for component in relative.split('/') {
-            check_component(component).map_err(|reason| ImageError::InvalidImagePath {
-                path: format!("{}/{relative}", self.0.trim_end_matches('/')),
-                reason,
-            })?;
+            check_component(component)
+                .map_err(|reason| ImageError::InvalidImagePath { path: format!("{}/{relative}", self.0.trim_end_matches('/')), reason })?;
             out.push(component);
         }
         Ok(out)
@@ -329,32 +317,16 @@ impl LayerBuilder {
     ///
     /// `host_path` must not be a symlink (it is opened with `O_NOFOLLOW`); its size and mode
     /// are read from the opened file when the layer is written.
-    pub fn add_file(
-        &mut self,
-        host_path: impl AsRef<Path>,
-        image_path: &str,
-        owner: Owner,
-    ) -> Result<()> {
+    pub fn add_file(&mut self, host_path: impl AsRef<Path>, image_path: &str, owner: Owner) -> Result<()> {
         let path = ImagePath::parse(image_path)?;
-        let kind = Kind::HostFile {
-            path: host_path.as_ref().to_path_buf(),
-        };
+        let kind = Kind::HostFile { path: host_path.as_ref().to_path_buf() };
         self.insert(path, kind, owner)
     }
 
     /// Adds a file with the given contents; mode 0755 if `executable`, else 0644.
-    pub fn add_bytes(
-        &mut self,
-        data: impl Into<Vec<u8>>,
-        image_path: &str,
-        executable: bool,
-        owner: Owner,
-    ) -> Result<()> {
+    pub fn add_bytes(&mut self, data: impl Into<Vec<u8>>, image_path: &str, executable: bool, owner: Owner) -> Result<()> {
         let path = ImagePath::parse(image_path)?;
-        let kind = Kind::Bytes {
-            data: data.into(),
-            executable,
-        };
+        let kind = Kind::Bytes { data: data.into(), executable };
         self.insert(path, kind, owner)
     }
 
@@ -368,9 +340,7 @@ impl LayerBuilder {
                 reason: "its symlink target is empty or contains a NUL byte",
             });
         }
-        let kind = Kind::Symlink {
-            target: target.to_owned(),
-        };
+        let kind = Kind::Symlink { target: target.to_owned() };
         self.insert(path, kind, owner)
     }
 
@@ -380,35 +350,22 @@ impl LayerBuilder {
     /// when `host_dir` itself is one (that is an error). Hard links become separate file
     /// copies. Sockets, FIFOs and devices are skipped with a warning. Non-UTF-8 names are an
     /// error naming the file.
-    pub fn add_tree(
-        &mut self,
-        host_dir: impl AsRef<Path>,
-        image_path: &str,
-        owner: Owner,
-    ) -> Result<()> {
+    pub fn add_tree(&mut self, host_dir: impl AsRef<Path>, image_path: &str, owner: Owner) -> Result<()> {
         let host_dir = host_dir.as_ref();
         let root = ImagePath::parse(image_path)?;
         let meta =
-            fs::symlink_metadata(host_dir).map_err(|source| ImageError::CannotReadSource {
-                path: host_dir.to_path_buf(),
-                source,
-            })?;
+            fs::symlink_metadata(host_dir).map_err(|source| ImageError::CannotReadSource { path: host_dir.to_path_buf(), source })?;
         if !meta.is_dir() {
             return Err(ImageError::InvalidSource {
                 path: host_dir.to_path_buf(),
                 reason: "it is not a directory (symlinks are never followed)".to_owned(),
             });
         }
-        let walk = WalkDir::new(host_dir)
-            .follow_links(false)
-            .follow_root_links(false)
-            .sort_by_file_name();
+        let walk = WalkDir::new(host_dir).follow_links(false).follow_root_links(false).sort_by_file_name();
         for item in walk {
             let item = item.map_err(|err| {
                 let path = err.path().unwrap_or(host_dir).to_path_buf();
-                let source = err
-                    .into_io_error()
-                    .unwrap_or_else(|| io::Error::other("directory walk failed"));
+                let source = err.into_io_error().unwrap_or_else(|| io::Error::other("directory walk failed"));
                 ImageError::CannotReadSource { path, source }
             })?;
             let relative = item.path().strip_prefix(host_dir).unwrap_or(Path::new(""));
@@ -420,29 +377,19 @@ impl LayerBuilder {
                     ModePolicy::Preserve => {
                         let meta = item
                             .metadata()
-                            .map_err(|err| ImageError::CannotReadSource {
-                                path: item.path().to_path_buf(),
-                                source: err.into(),
-                            })?;
+                            .map_err(|err| ImageError::CannotReadSource { path: item.path().to_path_buf(), source: err.into() })?;
                         Some(std::os::unix::fs::MetadataExt::mode(&meta) & 0o7777)
                     }
                 };
                 Kind::Dir { mode }
             } else if file_type.is_file() {
-                Kind::HostFile {
-                    path: item.path().to_path_buf(),
-                }
+                Kind::HostFile { path: item.path().to_path_buf() }
             } else if file_type.is_symlink() {
-                let target =
-                    fs::read_link(item.path()).map_err(|source| ImageError::CannotReadSource {
-                        path: item.path().to_path_buf(),
-                        source,
-                    })?;
-                let target = target.into_os_string().into_string().map_err(|_| {
-                    ImageError::InvalidSource {
-                        path: item.path().to_path_buf(),
-                        reason: "its symlink target is not valid UTF-8".to_owned(),
-                    }
+                let target = fs::read_link(item.path())
+                    .map_err(|source| ImageError::CannotReadSource { path: item.path().to_path_buf(), source })?;
+                let target = target.into_os_string().into_string().map_err(|_| ImageError::InvalidSource {
+                    path: item.path().to_path_buf(),
+                    reason: "its symlink target is not valid UTF-8".to_owned(),
                 })?;
                 Kind::Symlink { target }
             } else {
@@ -463,10 +410,7 @@ impl LayerBuilder {
             if is_dir {
                 return Ok(());
             }
-            return Err(ImageError::InvalidImagePath {
-                path: path.to_string(),
-                reason: "only a directory can be at the root",
-            });
+            return Err(ImageError::InvalidImagePath { path: path.to_string(), reason: "only a directory can be at the root" });
         }
         // Parents first, top down; each is emitted exactly once.
         let mut parents = Vec::new();
@@ -477,44 +421,26 @@ impl LayerBuilder {
         }
         for parent in parents.into_iter().rev() {
             match self.entries.get(&parent) {
-                Some(Entry {
-                    kind: Kind::Dir { .. },
-                    ..
-                }) => {}
+                Some(Entry { kind: Kind::Dir { .. }, .. }) => {}
                 Some(_) => {
-                    return Err(ImageError::ParentNotADirectory {
-                        parent: parent.to_string(),
-                        child: path.to_string(),
-                    });
+                    return Err(ImageError::ParentNotADirectory { parent: parent.to_string(), child: path.to_string() });
                 }
                 None => {
-                    let implied = Entry {
-                        kind: Kind::Dir { mode: None },
-                        owner,
-                        implicit: true,
-                    };
+                    let implied = Entry { kind: Kind::Dir { mode: None }, owner, implicit: true };
                     self.entries.insert(parent, implied);
                 }
             }
         }
-        let entry = Entry {
-            kind,
-            owner,
-            implicit: false,
-        };
+        let entry = Entry { kind, owner, implicit: false };
         match self.entries.get_mut(&path) {
             None => {
                 self.entries.insert(path, entry);
             }
             // An explicit directory replaces an implied one or an earlier explicit one.
-            Some(existing) if is_dir && matches!(existing.kind, Kind::Dir { .. }) => {
-                *existing = entry
-            }
+            Some(existing) if is_dir && matches!(existing.kind, Kind::Dir { .. }) => *existing = entry,
             Some(existing) if *existing == entry => {}
             Some(_) => {
-                return Err(ImageError::DuplicateLayerEntry {
-                    path: path.to_string(),
-                });
+                return Err(ImageError::DuplicateLayerEntry { path: path.to_string() });
             }
         }
         Ok(())
@@ -541,11 +467,7 @@ impl LayerBuilder {
         let (gzip, diff_id, _) = hashing.finish();
         let blob = gzip.finish().map_err(write_error)?;
         let descriptor = blob.commit(MEDIA_TYPE_OCI_LAYER_GZIP)?;
-        Ok(LayerBlob {
-            digest: descriptor.digest,
-            diff_id,
-            size: descriptor.size,
-        })
+        Ok(LayerBlob { digest: descriptor.digest, diff_id, size: descriptor.size })
     }
 
     fn write_entries<W: Write>(&self, tar: &mut tar::Builder<W>) -> Result<()> {
@@ -560,22 +482,19 @@ impl LayerBuilder {
                 Kind::Dir { mode } => {
                     header.set_entry_type(EntryType::Directory);
                     header.set_mode(mode.unwrap_or(0o755));
-                    tar.append_data(&mut header, name, io::empty())
-                        .map_err(write_error)?;
+                    tar.append_data(&mut header, name, io::empty()).map_err(write_error)?;
                 }
                 Kind::Symlink { target } => {
                     header.set_entry_type(EntryType::Symlink);
                     header.set_mode(0o777);
                     set_link_name_verbatim(tar, &mut header, target)?;
-                    tar.append_data(&mut header, name, io::empty())
-                        .map_err(write_error)?;
+                    tar.append_data(&mut header, name, io::empty()).map_err(write_error)?;
                 }
                 Kind::Bytes { data, executable } => {
                     header.set_entry_type(EntryType::Regular);
                     header.set_mode(if *executable { 0o755 } else { 0o644 });
                     header.set_size(data.len() as u64);
-                    tar.append_data(&mut header, name, data.as_slice())
-                        .map_err(write_error)?;
+                    tar.append_data(&mut header, name, data.as_slice()).map_err(write_error)?;
                 }
                 Kind::HostFile { path: host } => {
                     let (file, size, source_mode) = open_source_file(host)?;
@@ -586,15 +505,8 @@ impl LayerBuilder {
                         ModePolicy::Normalize => 0o644,
                     });
                     header.set_size(size);
-                    let reader = ExactReader {
-                        inner: file,
-                        remaining: size,
-                        expected: size,
-                        path: host,
-                        checked_end: false,
-                    };
-                    tar.append_data(&mut header, name, reader)
-                        .map_err(write_error)?;
+                    let reader = ExactReader { inner: file, remaining: size, expected: size, path: host, checked_end: false };
+                    tar.append_data(&mut header, name, reader).map_err(write_error)?;
                 }
             }
         }
@@ -604,11 +516,7 @@ impl LayerBuilder {
 
 /// Sets the link name byte for byte; a target longer than the ustar field (100 bytes) gets a
 /// GNU `././@LongLink` (`K`) entry first, as GNU tar and tar-rs do.
-fn set_link_name_verbatim<W: Write>(
-    tar: &mut tar::Builder<W>,
-    header: &mut Header,
-    target: &str,
-) -> Result<()> {
+fn set_link_name_verbatim<W: Write>(tar: &mut tar::Builder<W>, header: &mut Header, target: &str) -> Result<()> {
     let bytes = target.as_bytes();
     let field = header.as_old().linkname.len();
     if bytes.len() > field {
@@ -621,47 +529,29 @@ fn set_link_name_verbatim<W: Write>(
         long.set_size(bytes.len() as u64 + 1);
         long.set_entry_type(EntryType::GNULongLink);
         long.set_cksum();
-        tar.append(&long, bytes.chain(&[0u8][..]))
-            .map_err(write_error)?;
+        tar.append(&long, bytes.chain(&[0u8][..])).map_err(write_error)?;
     }
-    header
-        .set_link_name_literal(&bytes[..bytes.len().min(field)])
-        .map_err(write_error)
+    header.set_link_name_literal(&bytes[..bytes.len().min(field)]).map_err(write_error)
 }
 
 /// Opens a source file without following a symlink or blocking on a FIFO, and returns it with
 /// the size and mode from its own metadata.
 fn open_source_file(path: &Path) -> Result<(File, u64, u32)> {
-    let file = fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
-        .open(path)
-        .map_err(|source| {
+    let file = fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC).open(path).map_err(
+        |source| {
             if source.raw_os_error() == Some(libc::ELOOP) {
                 ImageError::InvalidSource {
                     path: path.to_path_buf(),
-                    reason:
-                        "it is a symlink; kiln never follows symlinks when adding files to a layer"
-                            .to_owned(),
+                    reason: "it is a symlink; kiln never follows symlinks when adding files to a layer".to_owned(),
                 }
             } else {
-                ImageError::CannotReadSource {
-                    path: path.to_path_buf(),
-                    source,
-                }
+                ImageError::CannotReadSource { path: path.to_path_buf(), source }
             }
-        })?;
-    let meta = file
-        .metadata()
-        .map_err(|source| ImageError::CannotReadSource {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        },
+    )?;
+    let meta = file.metadata().map_err(|source| ImageError::CannotReadSource { path: path.to_path_buf(), source })?;
     if !meta.is_file() {
-        return Err(ImageError::InvalidSource {
-            path: path.to_path_buf(),
-            reason: "it is not a regular file".to_owned(),
-        });
+        return Err(ImageError::InvalidSource { path: path.to_path_buf(), reason: "it is not a regular file".to_owned() });
     }
     Ok((file, meta.len(), meta.permissions().mode()))
 }
@@ -678,11 +568,7 @@ struct ExactReader<'a> {
 
 impl ExactReader<'_> {
     fn changed(&self, actual: String) -> io::Error {
-        io::Error::other(ImageError::SourceChanged {
-            path: self.path.to_path_buf(),
-            expected: self.expected,
-            actual,
-        })
+        io::Error::other(ImageError::SourceChanged { path: self.path.to_path_buf(), expected: self.expected, actual })
     }
 }
 
@@ -704,15 +590,11 @@ impl Read for ExactReader<'_> {
             }
             return Ok(0);
         }
-        let cap = buf
-            .len()
-            .min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
-        let n = self.inner.read(&mut buf[..cap]).map_err(|source| {
-            io::Error::other(ImageError::CannotReadSource {
-                path: self.path.to_path_buf(),
-                source,
-            })
-        })?;
+        let cap = buf.len().min(usize::try_from(self.remaining).unwrap_or(usize::MAX));
+        let n = self
+            .inner
+            .read(&mut buf[..cap])
+            .map_err(|source| io::Error::other(ImageError::CannotReadSource { path: self.path.to_path_buf(), source }))?;
         if n == 0 && cap > 0 {
             let read = self.expected - self.remaining;
             return Err(self.changed(format!("it ended after {read} bytes")));

@@ -9,16 +9,7 @@ use crate::image::digest::Digest;
 use crate::image::extract_layer;
 
 /// (name, type, mode, uid, gid, mtime, link, content) of every entry of a tar.
-type Row = (
-    String,
-    EntryType,
-    u32,
-    u64,
-    u64,
-    u64,
-    Option<String>,
-    Vec<u8>,
-);
+type Row = (String, EntryType, u32, u64, u64, u64, Option<String>, Vec<u8>);
 
 fn read_rows(tar_bytes: &[u8]) -> Vec<Row> {
     let mut archive = tar::Archive::new(tar_bytes);
@@ -31,21 +22,10 @@ fn read_rows(tar_bytes: &[u8]) -> Vec<Row> {
             assert_eq!(h.username_bytes().unwrap_or_default(), b"");
             assert_eq!(h.groupname_bytes().unwrap_or_default(), b"");
             let name = String::from_utf8(e.path_bytes().into_owned()).unwrap();
-            let link = e
-                .link_name_bytes()
-                .map(|l| String::from_utf8(l.into_owned()).unwrap());
+            let link = e.link_name_bytes().map(|l| String::from_utf8(l.into_owned()).unwrap());
             let mut content = Vec::new();
             e.read_to_end(&mut content).unwrap();
-            (
-                name,
-                h.entry_type(),
-                h.mode().unwrap(),
-                h.uid().unwrap(),
-                h.gid().unwrap(),
-                h.mtime().unwrap(),
-                link,
-                content,
-            )
+            (name, h.entry_type(), h.mode().unwrap(), h.uid().unwrap(), h.gid().unwrap(), h.mtime().unwrap(), link, content)
         })
         .collect()
 }
@@ -59,10 +39,7 @@ fn tar_of(builder: &LayerBuilder) -> Vec<u8> {
 }
 
 fn names(builder: &LayerBuilder) -> Vec<String> {
-    read_rows(&tar_of(builder))
-        .into_iter()
-        .map(|r| r.0)
-        .collect()
+    read_rows(&tar_of(builder)).into_iter().map(|r| r.0).collect()
 }
 
 /// A small app tree: nested dirs, an executable, a symlink to `/`, a `..` symlink, a hard link.
@@ -72,11 +49,7 @@ fn make_tree(root: &Path) {
     fs::write(root.join("bin/run"), "#!/bin/sh\necho hi\n").unwrap();
     fs::set_permissions(root.join("bin/run"), fs::Permissions::from_mode(0o700)).unwrap();
     fs::write(root.join("lib/deep/er/data.txt"), "data").unwrap();
-    fs::set_permissions(
-        root.join("lib/deep/er/data.txt"),
-        fs::Permissions::from_mode(0o600),
-    )
-    .unwrap();
+    fs::set_permissions(root.join("lib/deep/er/data.txt"), fs::Permissions::from_mode(0o600)).unwrap();
     fs::write(root.join("a-b"), "dash").unwrap();
     symlink("/", root.join("rootlink")).unwrap();
     symlink("../../etc", root.join("lib/up")).unwrap();
@@ -88,9 +61,7 @@ fn image_paths_are_validated() {
     for ok in ["/", "/a", "/a/b c/d", "/layers/x.y/z"] {
         assert_eq!(ImagePath::parse(ok).unwrap().as_str(), ok);
     }
-    for bad in [
-        "", "a", "a/b", "/a/../b", "/..", "/a/./b", "/a//b", "/a/", "/a\0b",
-    ] {
+    for bad in ["", "a", "a/b", "/a/../b", "/..", "/a/./b", "/a//b", "/a/", "/a\0b"] {
         match ImagePath::parse(bad) {
             Err(ImageError::InvalidImagePath { path, .. }) => assert_eq!(path, bad),
             other => panic!("{bad:?} gave {other:?}"),
@@ -103,10 +74,7 @@ fn image_paths_are_validated() {
     assert!(p.join("../x").is_err());
     assert_eq!(ImagePath::root().join("x").unwrap().as_str(), "/x");
     // Components order: a directory's contents follow it directly.
-    let mut v: Vec<_> = ["/a/b", "/a-b", "/a", "/a/b/c", "/b"]
-        .iter()
-        .map(|s| ImagePath::parse(s).unwrap())
-        .collect();
+    let mut v: Vec<_> = ["/a/b", "/a-b", "/a", "/a/b/c", "/b"].iter().map(|s| ImagePath::parse(s).unwrap()).collect();
     v.sort();
     let sorted: Vec<_> = v.iter().map(ImagePath::as_str).collect();
     assert_eq!(sorted, ["/a", "/a/b", "/a/b/c", "/a-b", "/b"]);
@@ -115,9 +83,7 @@ fn image_paths_are_validated() {
 #[test]
 fn dotdot_image_paths_are_rejected_everywhere() {
     let mut b = LayerBuilder::new();
-    let err = b
-        .add_bytes("x", "/layers/../etc/passwd", false, Owner::ROOT)
-        .unwrap_err();
+    let err = b.add_bytes("x", "/layers/../etc/passwd", false, Owner::ROOT).unwrap_err();
     assert!(err.to_string().contains("/layers/../etc/passwd"), "{err}");
     assert!(b.add_symlink("/a/../b", "/", Owner::ROOT).is_err());
     assert!(b.add_dir("relative", Owner::ROOT).is_err());
@@ -129,22 +95,14 @@ fn dotdot_image_paths_are_rejected_everywhere() {
 fn entries_are_sorted_with_parents_once() {
     let mut b = LayerBuilder::new();
     b.add_bytes("z", "/z/file", false, Owner::ROOT).unwrap();
-    b.add_bytes("b", "/a/b/file", false, Owner::CNB_USER)
-        .unwrap();
+    b.add_bytes("b", "/a/b/file", false, Owner::CNB_USER).unwrap();
     b.add_bytes("c", "/a/c", false, Owner::CNB_USER).unwrap();
     b.add_symlink("/a-b", "a", Owner::ROOT).unwrap();
     b.add_dir("/a", Owner::ROOT).unwrap(); // explicit after implied: replaces the owner
-    assert_eq!(
-        names(&b),
-        ["a", "a/b", "a/b/file", "a/c", "a-b", "z", "z/file"]
-    );
+    assert_eq!(names(&b), ["a", "a/b", "a/b/file", "a/c", "a-b", "z", "z/file"]);
     let rows = read_rows(&tar_of(&b));
     assert_eq!((rows[0].3, rows[0].4), (0, 0), "explicit /a is root-owned");
-    assert_eq!(
-        (rows[1].3, rows[1].4),
-        (1000, 1000),
-        "implied /a/b takes the child's owner"
-    );
+    assert_eq!((rows[1].3, rows[1].4), (1000, 1000), "implied /a/b takes the child's owner");
 }
 
 #[test]
@@ -152,10 +110,8 @@ fn headers_are_normalized() {
     let tmp = tempfile::tempdir().unwrap();
     make_tree(tmp.path());
     let mut b = LayerBuilder::new();
-    b.add_tree(tmp.path(), "/workspace", Owner::CNB_USER)
-        .unwrap();
-    b.add_bytes(vec![1, 2, 3], "/cnb/lifecycle/launcher", true, Owner::ROOT)
-        .unwrap();
+    b.add_tree(tmp.path(), "/workspace", Owner::CNB_USER).unwrap();
+    b.add_bytes(vec![1, 2, 3], "/cnb/lifecycle/launcher", true, Owner::ROOT).unwrap();
     let rows = read_rows(&tar_of(&b));
     for (name, kind, mode, uid, gid, mtime, link, content) in &rows {
         assert_eq!(*mtime, NORMALIZED_MTIME, "{name}");
@@ -209,12 +165,7 @@ fn same_tree_gives_same_digests_whatever_mtimes_and_owners() {
     // Different mtimes, modes with the same exec bits, and (when root) different owners.
     let old = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
     for f in ["bin/run", "lib/deep/er/data.txt", "a-b"] {
-        File::options()
-            .write(true)
-            .open(two.join(f))
-            .unwrap()
-            .set_modified(old)
-            .unwrap();
+        File::options().write(true).open(two.join(f)).unwrap().set_modified(old).unwrap();
     }
     fs::set_permissions(two.join("bin/run"), fs::Permissions::from_mode(0o751)).unwrap();
     fs::set_permissions(two.join("lib"), fs::Permissions::from_mode(0o700)).unwrap();
@@ -226,8 +177,7 @@ fn same_tree_gives_same_digests_whatever_mtimes_and_owners() {
     let store = ImageStore::open(tmp.path().join("store")).unwrap();
     let blob = |dir: &Path| {
         let mut b = LayerBuilder::new();
-        b.add_tree(dir, "/layers/bp/layer", Owner::CNB_USER)
-            .unwrap();
+        b.add_tree(dir, "/layers/bp/layer", Owner::CNB_USER).unwrap();
         b.write_blob(&store).unwrap()
     };
     let (a, b) = (blob(&one), blob(&two));
@@ -241,14 +191,10 @@ fn same_tree_gives_same_digests_whatever_mtimes_and_owners() {
     assert_eq!(&bytes[4..8], &[0, 0, 0, 0], "no gzip mtime");
     assert_eq!(bytes[3] & 0x08, 0, "no gzip file name");
     let mut tar = Vec::new();
-    flate2::read::GzDecoder::new(&bytes[..])
-        .read_to_end(&mut tar)
-        .unwrap();
+    flate2::read::GzDecoder::new(&bytes[..]).read_to_end(&mut tar).unwrap();
     assert_eq!(Digest::of_bytes(&tar), a.diff_id);
     let mut again = LayerBuilder::new();
-    again
-        .add_tree(&one, "/layers/bp/layer", Owner::CNB_USER)
-        .unwrap();
+    again.add_tree(&one, "/layers/bp/layer", Owner::CNB_USER).unwrap();
     assert_eq!(again.write_tar(io::sink()).unwrap().0, a.diff_id);
 }
 
@@ -281,16 +227,9 @@ fn symlinks_are_never_followed() {
 
     // A symlink as the tree root or as an explicit file is refused, not followed.
     let mut b = LayerBuilder::new();
-    assert!(matches!(
-        b.add_tree(tree.join("dirlink"), "/x", Owner::ROOT),
-        Err(ImageError::InvalidSource { .. })
-    ));
-    b.add_file(tree.join("filelink"), "/x", Owner::ROOT)
-        .unwrap();
-    assert!(matches!(
-        b.write_tar(io::sink()),
-        Err(ImageError::InvalidSource { .. })
-    ));
+    assert!(matches!(b.add_tree(tree.join("dirlink"), "/x", Owner::ROOT), Err(ImageError::InvalidSource { .. })));
+    b.add_file(tree.join("filelink"), "/x", Owner::ROOT).unwrap();
+    assert!(matches!(b.write_tar(io::sink()), Err(ImageError::InvalidSource { .. })));
 }
 
 #[test]
@@ -308,14 +247,8 @@ fn conflicting_entries_are_errors() {
     let mut b = LayerBuilder::new();
     b.add_bytes("1", "/f", false, Owner::ROOT).unwrap();
     b.add_bytes("1", "/f", false, Owner::ROOT).unwrap(); // identical: fine
-    assert!(matches!(
-        b.add_bytes("2", "/f", false, Owner::ROOT),
-        Err(ImageError::DuplicateLayerEntry { .. })
-    ));
-    assert!(matches!(
-        b.add_bytes("x", "/f/g", false, Owner::ROOT),
-        Err(ImageError::ParentNotADirectory { .. })
-    ));
+    assert!(matches!(b.add_bytes("2", "/f", false, Owner::ROOT), Err(ImageError::DuplicateLayerEntry { .. })));
+    assert!(matches!(b.add_bytes("x", "/f/g", false, Owner::ROOT), Err(ImageError::ParentNotADirectory { .. })));
     assert!(b.add_bytes("x", "/", false, Owner::ROOT).is_err());
     b.add_dir("/", Owner::ROOT).unwrap();
     assert_eq!(names(&b), ["f"]);
@@ -327,23 +260,14 @@ fn long_names_and_targets_round_trip() {
     let long_file = format!("/{long_dir}/{}", "f".repeat(200));
     let long_target = format!("../{}", "t".repeat(150));
     let mut b = LayerBuilder::new();
-    b.add_bytes("content", &long_file, false, Owner::ROOT)
-        .unwrap();
+    b.add_bytes("content", &long_file, false, Owner::ROOT).unwrap();
     b.add_symlink("/l", &long_target, Owner::ROOT).unwrap();
-    b.add_symlink("/exact", &"e".repeat(100), Owner::ROOT)
-        .unwrap();
+    b.add_symlink("/exact", &"e".repeat(100), Owner::ROOT).unwrap();
     let rows = read_rows(&tar_of(&b));
-    let by_name = |n: &str| {
-        rows.iter()
-            .find(|r| r.0 == n)
-            .unwrap_or_else(|| panic!("{n} missing"))
-    };
+    let by_name = |n: &str| rows.iter().find(|r| r.0 == n).unwrap_or_else(|| panic!("{n} missing"));
     assert_eq!(by_name(&long_file[1..]).7, b"content");
     assert_eq!(by_name("l").6.as_deref(), Some(long_target.as_str()));
-    assert_eq!(
-        by_name("exact").6.as_deref(),
-        Some("e".repeat(100).as_str())
-    );
+    assert_eq!(by_name("exact").6.as_deref(), Some("e".repeat(100).as_str()));
     assert_eq!(by_name(&long_dir).1, EntryType::Directory);
 }
 
@@ -353,23 +277,13 @@ fn file_changing_size_is_an_error() {
     let path = tmp.path().join("f");
     fs::write(&path, "0123456789").unwrap();
     let read_as = |expected: u64| {
-        let mut r = ExactReader {
-            inner: File::open(&path).unwrap(),
-            remaining: expected,
-            expected,
-            path: &path,
-            checked_end: false,
-        };
+        let mut r = ExactReader { inner: File::open(&path).unwrap(), remaining: expected, expected, path: &path, checked_end: false };
         io::copy(&mut r, &mut io::sink()).map_err(write_error)
     };
     assert_eq!(read_as(10).unwrap(), 10);
     for expected in [5, 20] {
         match read_as(expected) {
-            Err(ImageError::SourceChanged {
-                path: p,
-                expected: e,
-                ..
-            }) => {
+            Err(ImageError::SourceChanged { path: p, expected: e, .. }) => {
                 assert_eq!((p.as_path(), e), (path.as_path(), expected));
             }
             other => panic!("expected SourceChanged, got {other:?}"),
@@ -403,22 +317,9 @@ fn written_layer_extracts_back() {
     let dest = tmp.path().join("dest");
     extract_layer(store.blob_path(&blob.digest), &dest).unwrap();
     let out = dest.join("layers/bp/l");
-    assert_eq!(
-        fs::read_to_string(out.join("bin/run")).unwrap(),
-        "#!/bin/sh\necho hi\n"
-    );
-    assert_eq!(
-        fs::metadata(out.join("bin/run"))
-            .unwrap()
-            .permissions()
-            .mode()
-            & 0o777,
-        0o755
-    );
+    assert_eq!(fs::read_to_string(out.join("bin/run")).unwrap(), "#!/bin/sh\necho hi\n");
+    assert_eq!(fs::metadata(out.join("bin/run")).unwrap().permissions().mode() & 0o777, 0o755);
     assert_eq!(fs::read_link(out.join("rootlink")).unwrap(), Path::new("/"));
-    assert_eq!(
-        fs::read_link(out.join("lib/up")).unwrap(),
-        Path::new("../../etc")
-    );
+    assert_eq!(fs::read_link(out.join("lib/up")).unwrap(), Path::new("../../etc"));
     assert_eq!(fs::read_to_string(out.join("hard")).unwrap(), "dash");
 }

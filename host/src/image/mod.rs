@@ -39,13 +39,10 @@ use std::path::PathBuf;
 
 pub use base::{BaseImageOptions, create_base_image};
 pub use digest::{Digest, HashingReader, HashingWriter};
-pub use labels::{BuildMetadata, LayersMetadata, ProjectMetadata};
-pub use layer_tar::{
-    ExtractStats, ImagePath, LayerBlob, LayerBuilder, ModePolicy, NORMALIZED_MTIME, Owner,
-    extract_layer,
-};
-pub use oci::{ContainerConfig, Descriptor, ImageConfig, Index, Manifest, Platform, RootFs};
 pub use docker_archive::write_docker_archive;
+pub use labels::{BuildMetadata, LayersMetadata, ProjectMetadata};
+pub use layer_tar::{ExtractStats, ImagePath, LayerBlob, LayerBuilder, ModePolicy, NORMALIZED_MTIME, Owner, extract_layer};
+pub use oci::{ContainerConfig, Descriptor, ImageConfig, Index, Manifest, Platform, RootFs};
 pub use reference::{ImageRef, RegistryRef, open_ref};
 pub use registry::{RegistryClient, RegistryError, RegistryOptions};
 pub use store::{BlobWriter, Image, ImageStore};
@@ -67,9 +64,7 @@ pub enum ImageError {
     },
 
     /// A path inside an image (a layer entry) is not absolute and normalized.
-    #[error(
-        "invalid image path {path:?}: {reason} (image paths must be absolute, normalized, without `..`, `.`, empty components or NUL)"
-    )]
+    #[error("invalid image path {path:?}: {reason} (image paths must be absolute, normalized, without `..`, `.`, empty components or NUL)")]
     InvalidImagePath {
         /// The rejected path, lossily converted to text.
         path: String,
@@ -183,9 +178,7 @@ pub enum ImageError {
     },
 
     /// A blob's content does not match its digest: the store is corrupt.
-    #[error(
-        "corrupt blob {path}: its content hashes to {actual}, not {expected}; delete the file and pull or rebuild the image"
-    )]
+    #[error("corrupt blob {path}: its content hashes to {actual}, not {expected}; delete the file and pull or rebuild the image")]
     CorruptBlob {
         /// The digest the blob is stored under (or was expected to have).
         expected: Digest,

@@ -27,8 +27,7 @@ pub const MEDIA_TYPE_OCI_LAYER_ZSTD: &str = "application/vnd.oci.image.layer.v1.
 /// Media type of a Docker schema 2 manifest (read only).
 pub const MEDIA_TYPE_DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
 /// Media type of a Docker manifest list (read only).
-pub const MEDIA_TYPE_DOCKER_MANIFEST_LIST: &str =
-    "application/vnd.docker.distribution.manifest.list.v2+json";
+pub const MEDIA_TYPE_DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 /// Media type of a Docker image config (read only).
 pub const MEDIA_TYPE_DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
 /// Media type of a gzip-compressed Docker layer (read only).
@@ -71,9 +70,7 @@ pub fn is_gzip_layer_media_type(media_type: &str) -> bool {
 
 /// Whether `media_type` is any filesystem layer kiln recognizes.
 pub fn is_layer_media_type(media_type: &str) -> bool {
-    is_gzip_layer_media_type(media_type)
-        || media_type == MEDIA_TYPE_OCI_LAYER_TAR
-        || media_type == MEDIA_TYPE_OCI_LAYER_ZSTD
+    is_gzip_layer_media_type(media_type) || media_type == MEDIA_TYPE_OCI_LAYER_TAR || media_type == MEDIA_TYPE_OCI_LAYER_ZSTD
 }
 
 /// The OCI architecture name of the machine kiln runs on (`amd64`, `arm64`, ...).
@@ -132,9 +129,7 @@ impl Descriptor {
 
     /// The `org.opencontainers.image.ref.name` annotation, if any.
     pub fn ref_name(&self) -> Option<&str> {
-        self.annotations
-            .get(ANNOTATION_REF_NAME)
-            .map(String::as_str)
+        self.annotations.get(ANNOTATION_REF_NAME).map(String::as_str)
     }
 }
 
@@ -146,11 +141,7 @@ pub struct Platform {
     /// Operating system, e.g. `linux`.
     pub os: String,
     /// OS version (Windows).
-    #[serde(
-        rename = "os.version",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "os.version", default, skip_serializing_if = "Option::is_none")]
     pub os_version: Option<String>,
     /// Required OS features (Windows).
     #[serde(rename = "os.features", default, skip_serializing_if = "Vec::is_empty")]
@@ -233,12 +224,7 @@ pub struct Index {
 
 impl Default for Index {
     fn default() -> Self {
-        Self {
-            schema_version: 2,
-            media_type: Some(MEDIA_TYPE_OCI_INDEX.to_owned()),
-            manifests: Vec::new(),
-            annotations: BTreeMap::new(),
-        }
+        Self { schema_version: 2, media_type: Some(MEDIA_TYPE_OCI_INDEX.to_owned()), manifests: Vec::new(), annotations: BTreeMap::new() }
     }
 }
 
@@ -262,11 +248,7 @@ pub struct ImageConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
     /// OS version (Windows).
-    #[serde(
-        rename = "os.version",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "os.version", default, skip_serializing_if = "Option::is_none")]
     pub os_version: Option<String>,
     /// The runtime configuration for containers of this image.
     #[serde(default, skip_serializing_if = "ContainerConfig::is_empty")]
@@ -324,42 +306,22 @@ pub struct ContainerConfig {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub exposed_ports: BTreeMap<String, EmptyObject>,
     /// Environment, `NAME=value` each.
-    #[serde(
-        default,
-        skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "null_default"
-    )]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_default")]
     pub env: Vec<String>,
     /// The entrypoint.
-    #[serde(
-        default,
-        skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "null_default"
-    )]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_default")]
     pub entrypoint: Vec<String>,
     /// Default arguments to the entrypoint.
-    #[serde(
-        default,
-        skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "null_default"
-    )]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "null_default")]
     pub cmd: Vec<String>,
     /// Volumes.
-    #[serde(
-        default,
-        skip_serializing_if = "BTreeMap::is_empty",
-        deserialize_with = "null_default"
-    )]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty", deserialize_with = "null_default")]
     pub volumes: BTreeMap<String, EmptyObject>,
     /// The working directory.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub working_dir: String,
     /// Labels.
-    #[serde(
-        default,
-        skip_serializing_if = "BTreeMap::is_empty",
-        deserialize_with = "null_default"
-    )]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty", deserialize_with = "null_default")]
     pub labels: BTreeMap<String, String>,
     /// The stop signal.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -377,21 +339,13 @@ impl ContainerConfig {
 
     /// The value of environment variable `name`, if set.
     pub fn env_var(&self, name: &str) -> Option<&str> {
-        self.env.iter().find_map(|kv| {
-            kv.split_once('=')
-                .filter(|(k, _)| *k == name)
-                .map(|(_, v)| v)
-        })
+        self.env.iter().find_map(|kv| kv.split_once('=').filter(|(k, _)| *k == name).map(|(_, v)| v))
     }
 
     /// Sets environment variable `name` to `value`, replacing an existing entry in place.
     pub fn set_env_var(&mut self, name: &str, value: &str) {
         let entry = format!("{name}={value}");
-        match self
-            .env
-            .iter_mut()
-            .find(|kv| kv.split_once('=').map(|(k, _)| k) == Some(name))
-        {
+        match self.env.iter_mut().find(|kv| kv.split_once('=').map(|(k, _)| k) == Some(name)) {
             Some(existing) => *existing = entry,
             None => self.env.push(entry),
         }
@@ -411,10 +365,7 @@ pub struct RootFs {
 
 impl Default for RootFs {
     fn default() -> Self {
-        Self {
-            kind: "layers".to_owned(),
-            diff_ids: Vec::new(),
-        }
+        Self { kind: "layers".to_owned(), diff_ids: Vec::new() }
     }
 }
 
@@ -474,15 +425,7 @@ mod tests {
         );
         let idx: Index = serde_json::from_str(&json).unwrap();
         assert_eq!(idx.manifests[0].ref_name(), Some("latest"));
-        assert_eq!(
-            idx.manifests[0]
-                .platform
-                .as_ref()
-                .unwrap()
-                .variant
-                .as_deref(),
-            Some("v8")
-        );
+        assert_eq!(idx.manifests[0].platform.as_ref().unwrap().variant.as_deref(), Some("v8"));
         assert_eq!(serde_json::to_string(&idx).unwrap(), json);
     }
 
@@ -538,8 +481,6 @@ mod tests {
         assert!(is_config_media_type(MEDIA_TYPE_DOCKER_CONFIG));
         assert!(is_layer_media_type(MEDIA_TYPE_DOCKER_LAYER_GZIP));
         assert!(!is_layer_media_type(MEDIA_TYPE_OCI_CONFIG));
-        assert!(
-            ["amd64", "arm64"].contains(&host_architecture()) || !host_architecture().is_empty()
-        );
+        assert!(["amd64", "arm64"].contains(&host_architecture()) || !host_architecture().is_empty());
     }
 }

@@ -31,15 +31,7 @@ use super::store::{ImageStore, validate_tag_name};
 pub const DEFAULT_TAG: &str = "latest";
 
 /// Transports of `skopeo`/containers-image that kiln recognizes but does not support yet.
-const UNSUPPORTED_TRANSPORTS: &[&str] = &[
-    "docker-daemon",
-    "oci-archive",
-    "containers-storage",
-    "dir",
-    "registry",
-    "http",
-    "https",
-];
+const UNSUPPORTED_TRANSPORTS: &[&str] = &["docker-daemon", "oci-archive", "containers-storage", "dir", "registry", "http", "https"];
 
 /// Where an image lives.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -79,12 +71,8 @@ pub struct RegistryRef {
 impl RegistryRef {
     /// Parses a docker-style reference with `oci-client` (`docker.io` defaults apply).
     pub fn parse(reference: &str) -> Result<Self, ImageError> {
-        let parsed = oci_client::Reference::try_from(reference).map_err(|e| {
-            ImageError::InvalidReference {
-                reference: reference.to_owned(),
-                reason: e.to_string(),
-            }
-        })?;
+        let parsed = oci_client::Reference::try_from(reference)
+            .map_err(|e| ImageError::InvalidReference { reference: reference.to_owned(), reason: e.to_string() })?;
         Ok(Self::from_oci(&parsed))
     }
 
@@ -119,28 +107,17 @@ impl RegistryRef {
 
     /// The same repository at `digest` (any tag dropped).
     pub fn with_digest(&self, digest: &str) -> Self {
-        Self {
-            tag: None,
-            digest: Some(digest.to_owned()),
-            ..self.clone()
-        }
+        Self { tag: None, digest: Some(digest.to_owned()), ..self.clone() }
     }
 
     /// The same repository with `tag` (any digest dropped).
     pub fn with_tag(&self, tag: &str) -> Self {
-        Self {
-            tag: Some(tag.to_owned()),
-            digest: None,
-            ..self.clone()
-        }
+        Self { tag: Some(tag.to_owned()), digest: None, ..self.clone() }
     }
 
     /// The same registry and tag or digest in another repository.
     pub fn with_repository(&self, repository: &str) -> Self {
-        Self {
-            repository: repository.to_owned(),
-            ..self.clone()
-        }
+        Self { repository: repository.to_owned(), ..self.clone() }
     }
 
     /// `registry/repository`, no tag or digest.
@@ -151,17 +128,10 @@ impl RegistryRef {
     /// The reference as `oci-client` takes it.
     pub fn to_oci(&self) -> oci_client::Reference {
         match (&self.tag, &self.digest) {
-            (Some(tag), Some(digest)) => oci_client::Reference::with_tag_and_digest(
-                self.registry.clone(),
-                self.repository.clone(),
-                tag.clone(),
-                digest.clone(),
-            ),
-            (None, Some(digest)) => oci_client::Reference::with_digest(
-                self.registry.clone(),
-                self.repository.clone(),
-                digest.clone(),
-            ),
+            (Some(tag), Some(digest)) => {
+                oci_client::Reference::with_tag_and_digest(self.registry.clone(), self.repository.clone(), tag.clone(), digest.clone())
+            }
+            (None, Some(digest)) => oci_client::Reference::with_digest(self.registry.clone(), self.repository.clone(), digest.clone()),
             (tag, None) => oci_client::Reference::with_tag(
                 self.registry.clone(),
                 self.repository.clone(),
@@ -195,22 +165,14 @@ fn has_registry_host(reference: &str) -> bool {
 impl ImageRef {
     /// Parses a reference; see the module docs for the accepted forms.
     pub fn parse(reference: &str) -> Result<Self, ImageError> {
-        let invalid = |reason: &str| ImageError::InvalidReference {
-            reference: reference.to_owned(),
-            reason: reason.to_owned(),
-        };
-        let unsupported = |what: String| ImageError::UnsupportedReference {
-            reference: reference.to_owned(),
-            what,
-        };
+        let invalid = |reason: &str| ImageError::InvalidReference { reference: reference.to_owned(), reason: reason.to_owned() };
+        let unsupported = |what: String| ImageError::UnsupportedReference { reference: reference.to_owned(), what };
         if reference.is_empty() {
             return Err(invalid("it is empty"));
         }
         if let Some(rest) = reference.strip_prefix("oci:") {
             if rest.is_empty() {
-                return Err(invalid(
-                    "oci: needs a directory, as in oci:DIR or oci:DIR:TAG",
-                ));
+                return Err(invalid("oci: needs a directory, as in oci:DIR or oci:DIR:TAG"));
             }
             let (dir, tag) = match rest.rsplit_once(':') {
                 Some((dir, tag)) if !tag.contains('/') => (dir, tag),
@@ -220,10 +182,7 @@ impl ImageRef {
                 return Err(invalid("oci: needs a directory before the tag"));
             }
             validate_tag_name(tag).map_err(|e| invalid(&format!("bad tag: {e}")))?;
-            return Ok(ImageRef::Layout {
-                dir: PathBuf::from(dir),
-                tag: tag.to_owned(),
-            });
+            return Ok(ImageRef::Layout { dir: PathBuf::from(dir), tag: tag.to_owned() });
         }
         if let Some(rest) = reference.strip_prefix("docker-archive:") {
             let (path, name) = match rest.split_once(':') {
@@ -231,9 +190,7 @@ impl ImageRef {
                 None => (rest, None),
             };
             if path.is_empty() {
-                return Err(invalid(
-                    "docker-archive: needs a file, as in docker-archive:FILE[:NAME:TAG]",
-                ));
+                return Err(invalid("docker-archive: needs a file, as in docker-archive:FILE[:NAME:TAG]"));
             }
             let name = match name {
                 Some(name) => match Self::parse(name)? {
@@ -243,10 +200,7 @@ impl ImageRef {
                 },
                 None => None,
             };
-            return Ok(ImageRef::DockerArchive {
-                path: PathBuf::from(path),
-                name,
-            });
+            return Ok(ImageRef::DockerArchive { path: PathBuf::from(path), name });
         }
         if let Some(rest) = reference.strip_prefix("docker://") {
             return Ok(ImageRef::Registry(RegistryRef::parse(rest)?));
@@ -263,9 +217,7 @@ impl ImageRef {
             return Err(unsupported(format!("the {transport}: transport")));
         }
         if reference.contains('@') {
-            return Err(unsupported(
-                "a digest reference (NAME@sha256:...)".to_owned(),
-            ));
+            return Err(unsupported("a digest reference (NAME@sha256:...)".to_owned()));
         }
         let (repository, tag) = match reference.rsplit_once(':') {
             Some((repo, tag)) if !tag.contains('/') => (repo, tag),
@@ -273,9 +225,7 @@ impl ImageRef {
         };
         check_repository(repository).map_err(invalid)?;
         check_tag(tag).map_err(invalid)?;
-        Ok(ImageRef::Store {
-            name: format!("{repository}:{tag}"),
-        })
+        Ok(ImageRef::Store { name: format!("{repository}:{tag}") })
     }
 
     /// The tag inside the store or layout index. A registry reference is kept in the local
@@ -320,17 +270,10 @@ fn check_repository(repository: &str) -> Result<(), &'static str> {
         if bytes.is_empty() || !alnum(&bytes[0]) || !alnum(&bytes[bytes.len() - 1]) {
             return Err("each name component must start and end with a lowercase letter or digit");
         }
-        if !bytes
-            .iter()
-            .all(|b| alnum(b) || matches!(b, b'.' | b'_' | b'-'))
-        {
+        if !bytes.iter().all(|b| alnum(b) || matches!(b, b'.' | b'_' | b'-')) {
             return Err("names may only contain lowercase letters, digits, '.', '_', '-' and '/'");
         }
-        if component.contains("..")
-            || component.contains("___")
-            || component.contains("._")
-            || component.contains("_.")
-        {
+        if component.contains("..") || component.contains("___") || component.contains("._") || component.contains("_.") {
             return Err("names cannot repeat separators");
         }
     }
@@ -344,13 +287,9 @@ fn check_tag(tag: &str) -> Result<(), &'static str> {
         return Err("a tag has 1 to 128 characters");
     }
     if !(bytes[0].is_ascii_alphanumeric() || bytes[0] == b'_')
-        || !bytes
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+        || !bytes.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
     {
-        return Err(
-            "a tag may only contain letters, digits, '_', '.', '-' and cannot start with '.' or '-'",
-        );
+        return Err("a tag may only contain letters, digits, '_', '.', '-' and cannot start with '.' or '-'");
     }
     Ok(())
 }
@@ -397,16 +336,11 @@ mod tests {
     use super::*;
 
     fn layout(dir: &str, tag: &str) -> ImageRef {
-        ImageRef::Layout {
-            dir: PathBuf::from(dir),
-            tag: tag.to_owned(),
-        }
+        ImageRef::Layout { dir: PathBuf::from(dir), tag: tag.to_owned() }
     }
 
     fn store(name: &str) -> ImageRef {
-        ImageRef::Store {
-            name: name.to_owned(),
-        }
+        ImageRef::Store { name: name.to_owned() }
     }
 
     #[test]
@@ -476,11 +410,7 @@ mod tests {
 
     #[test]
     fn rejects_bad_and_unsupported_references() {
-        for input in [
-            "docker-daemon:x:latest",
-            "https://r/x",
-            "app@sha256:abc",
-        ] {
+        for input in ["docker-daemon:x:latest", "https://r/x", "app@sha256:abc"] {
             match ImageRef::parse(input) {
                 Err(e @ ImageError::UnsupportedReference { .. }) => {
                     assert!(e.to_string().contains("not supported"), "{e}");
@@ -488,25 +418,8 @@ mod tests {
                 other => panic!("{input}: {other:?}"),
             }
         }
-        for input in [
-            "",
-            "oci:",
-            "oci::tag",
-            "MyApp",
-            "app:",
-            "app:-x",
-            "a//b",
-            "-app",
-            "app:a b",
-            "oci:dir:bad tag",
-        ] {
-            assert!(
-                matches!(
-                    ImageRef::parse(input),
-                    Err(ImageError::InvalidReference { .. })
-                ),
-                "{input:?} accepted"
-            );
+        for input in ["", "oci:", "oci::tag", "MyApp", "app:", "app:-x", "a//b", "-app", "app:a b", "oci:dir:bad tag"] {
+            assert!(matches!(ImageRef::parse(input), Err(ImageError::InvalidReference { .. })), "{input:?} accepted");
         }
     }
 }

@@ -69,9 +69,7 @@ pub enum RegistryError {
         detail: String,
     },
     /// The registry could not be reached (after retries).
-    #[error(
-        "cannot reach registry {registry} while {action}: {detail}; check that it is running and reachable{hint}"
-    )]
+    #[error("cannot reach registry {registry} while {action}: {detail}; check that it is running and reachable{hint}")]
     Unreachable {
         /// The registry host.
         registry: String,
@@ -265,8 +263,12 @@ impl RegistryClient {
 
     /// Turn an `oci-client` error into a [`RegistryError`] naming what was being done.
     fn classify(&self, registry: &str, action: &str, error: OciDistributionError) -> RegistryError {
-        let auth_file =
-            self.options.credentials.file.as_ref().map_or("$REGISTRY_AUTH_FILE or ~/.docker/config.json".to_owned(), |p| p.display().to_string());
+        let auth_file = self
+            .options
+            .credentials
+            .file
+            .as_ref()
+            .map_or("$REGISTRY_AUTH_FILE or ~/.docker/config.json".to_owned(), |p| p.display().to_string());
         let auth = |detail: String| RegistryError::Auth {
             registry: registry.to_owned(),
             auth_file: auth_file.clone(),
@@ -288,15 +290,14 @@ impl RegistryClient {
                 auth(format!("{envelope} ({url})"))
             }
             OciDistributionError::RegistryError { envelope, url }
-                if envelope.errors.iter().any(|e| {
-                    matches!(e.code, OciErrorCode::ManifestUnknown | OciErrorCode::NameUnknown | OciErrorCode::NotFound)
-                }) =>
+                if envelope
+                    .errors
+                    .iter()
+                    .any(|e| matches!(e.code, OciErrorCode::ManifestUnknown | OciErrorCode::NameUnknown | OciErrorCode::NotFound)) =>
             {
                 RegistryError::NotFound { reference: action.to_owned(), detail: format!("{envelope} ({url})") }
             }
-            OciDistributionError::ImageManifestNotFoundError(detail) => {
-                RegistryError::NotFound { reference: action.to_owned(), detail }
-            }
+            OciDistributionError::ImageManifestNotFoundError(detail) => RegistryError::NotFound { reference: action.to_owned(), detail },
             OciDistributionError::ServerError { code: 404, url, message } => {
                 RegistryError::NotFound { reference: action.to_owned(), detail: format!("HTTP 404 for {url} {}", message.trim()) }
             }
@@ -306,12 +307,7 @@ impl RegistryClient {
                 } else {
                     format!(" (kiln used HTTPS; for a plain-HTTP registry pass --insecure-registry {registry})")
                 };
-                RegistryError::Unreachable {
-                    registry: registry.to_owned(),
-                    action: action.to_owned(),
-                    detail: error_chain(&e),
-                    hint,
-                }
+                RegistryError::Unreachable { registry: registry.to_owned(), action: action.to_owned(), detail: error_chain(&e), hint }
             }
             OciDistributionError::RequestError(e) => {
                 RegistryError::Failed { registry: registry.to_owned(), action: action.to_owned(), detail: error_chain(&e) }
@@ -366,19 +362,13 @@ impl RegistryClient {
         self.runtime.block_on(self.fetch_image_async(&client, reference))
     }
 
-    async fn fetch_manifest(
-        &self,
-        client: &oci_client::Client,
-        reference: &RegistryRef,
-    ) -> Result<(Vec<u8>, Descriptor), RegistryError> {
+    async fn fetch_manifest(&self, client: &oci_client::Client, reference: &RegistryRef) -> Result<(Vec<u8>, Descriptor), RegistryError> {
         let registry = reference.registry();
         let auth = self.auth(registry);
         let oci_ref = reference.to_oci();
         let action = format!("fetching the manifest of {reference}");
-        let (bytes, digest) = self
-            .retry(registry, &action, || client.pull_manifest_raw(&oci_ref, &auth, MANIFEST_TYPES))
-            .await
-            .map_err(|e| match e {
+        let (bytes, digest) =
+            self.retry(registry, &action, || client.pull_manifest_raw(&oci_ref, &auth, MANIFEST_TYPES)).await.map_err(|e| match e {
                 RegistryError::NotFound { detail, .. } => RegistryError::NotFound { reference: reference.to_string(), detail },
                 other => other,
             })?;
@@ -399,11 +389,7 @@ impl RegistryClient {
         Ok((bytes.to_vec(), Descriptor::new(media_type, actual, size)))
     }
 
-    async fn fetch_image_async(
-        &self,
-        client: &oci_client::Client,
-        reference: &RegistryRef,
-    ) -> Result<RemoteImage, RegistryError> {
+    async fn fetch_image_async(&self, client: &oci_client::Client, reference: &RegistryRef) -> Result<RemoteImage, RegistryError> {
         let (mut bytes, mut descriptor) = self.fetch_manifest(client, reference).await?;
         if is_index_media_type(&descriptor.media_type) {
             let index: Index = serde_json::from_slice(&bytes).map_err(|e| unsupported(reference, format!("invalid image index: {e}")))?;
@@ -422,8 +408,7 @@ impl RegistryClient {
         if !is_manifest_media_type(&descriptor.media_type) {
             return Err(unsupported(reference, format!("unsupported manifest media type {}", descriptor.media_type)));
         }
-        let manifest: Manifest =
-            serde_json::from_slice(&bytes).map_err(|e| unsupported(reference, format!("invalid manifest: {e}")))?;
+        let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| unsupported(reference, format!("invalid manifest: {e}")))?;
         let config_bytes = self.fetch_blob_bytes(client, reference, &manifest.config, "config").await?;
         let config: ImageConfig =
             serde_json::from_slice(&config_bytes).map_err(|e| unsupported(reference, format!("invalid image config: {e}")))?;

@@ -76,8 +76,8 @@ impl Credentials {
                 return Err(RegistryError::AuthFile { path: path.to_path_buf(), reason: e.to_string() });
             }
         };
-        let file: AuthFile = serde_json::from_str(&text)
-            .map_err(|e| RegistryError::AuthFile { path: path.to_path_buf(), reason: e.to_string() })?;
+        let file: AuthFile =
+            serde_json::from_str(&text).map_err(|e| RegistryError::AuthFile { path: path.to_path_buf(), reason: e.to_string() })?;
         let mut by_host = BTreeMap::new();
         for (key, entry) in file.auths {
             let auth = entry_auth(&entry)
@@ -114,9 +114,7 @@ fn entry_auth(entry: &AuthEntry) -> Result<Option<RegistryAuth>, String> {
         return Ok(Some(RegistryAuth::Bearer(token.to_owned())));
     }
     if let Some(auth) = entry.auth.as_deref().filter(|a| !a.is_empty()) {
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(auth.trim())
-            .map_err(|e| format!("`auth` is not base64: {e}"))?;
+        let bytes = base64::engine::general_purpose::STANDARD.decode(auth.trim()).map_err(|e| format!("`auth` is not base64: {e}"))?;
         let text = String::from_utf8(bytes).map_err(|_| "`auth` is not UTF-8".to_owned())?;
         let (user, password) = text.split_once(':').ok_or("`auth` is not base64 of user:password")?;
         return Ok(Some(RegistryAuth::Basic(user.to_owned(), password.to_owned())));

@@ -15,10 +15,10 @@ use futures_util::stream;
 use oci_client::errors::OciDistributionError;
 
 use super::{RegistryClient, RegistryError, short};
+use crate::image::Digest;
 use crate::image::oci::{Descriptor, Manifest};
 use crate::image::reference::RegistryRef;
 use crate::image::store::ImageStore;
-use crate::image::Digest;
 
 /// Where the blobs of an image being pushed can come from.
 #[derive(Debug, Default, Clone)]
@@ -100,8 +100,7 @@ impl RegistryClient {
             })?;
             let action = format!("pushing the manifest of {target}");
             let (client, oci_ref) = (&client, &oci_ref);
-            self.retry(target.registry(), &action, || client.push_manifest_raw(oci_ref, body.clone(), content_type.clone()))
-                .await?;
+            self.retry(target.registry(), &action, || client.push_manifest_raw(oci_ref, body.clone(), content_type.clone())).await?;
             self.say(&format!(
                 "[push] {target}@{digest}: {} uploaded, {} mounted, {} already there",
                 report.uploaded, report.mounted, report.existing
@@ -157,18 +156,17 @@ impl RegistryClient {
             return Err(RegistryError::Failed {
                 registry: registry.to_owned(),
                 action,
-                detail: format!(
-                    "the blob is neither in {} nor in the local store; pull the image it belongs to first",
-                    target.name()
-                ),
+                detail: format!("the blob is neither in {} nor in the local store; pull the image it belongs to first", target.name()),
             });
         };
         let path = store.blob_path(&descriptor.digest);
-        let size = std::fs::metadata(&path).map_err(|e| RegistryError::Failed {
-            registry: registry.to_owned(),
-            action: action.clone(),
-            detail: format!("cannot read {}: {e}", path.display()),
-        })?.len();
+        let size = std::fs::metadata(&path)
+            .map_err(|e| RegistryError::Failed {
+                registry: registry.to_owned(),
+                action: action.clone(),
+                detail: format!("cannot read {}: {e}", path.display()),
+            })?
+            .len();
         let path = &path;
         self.retry(registry, &action, || async move {
             let file = std::fs::File::open(path)?;
@@ -180,9 +178,7 @@ impl RegistryClient {
 }
 
 /// A file as a stream of chunks (blocking reads: the runtime runs only this push).
-fn file_stream(
-    file: std::fs::File,
-) -> impl futures_util::Stream<Item = Result<Bytes, OciDistributionError>> + Send + 'static {
+fn file_stream(file: std::fs::File) -> impl futures_util::Stream<Item = Result<Bytes, OciDistributionError>> + Send + 'static {
     stream::unfold(Some(file), |state| async move {
         let mut file = state?;
         let mut buf = vec![0u8; STREAM_CHUNK];

@@ -26,9 +26,8 @@ use tempfile::NamedTempFile;
 
 use super::digest::{Digest, HashingReader, HashingWriter};
 use super::oci::{
-    ANNOTATION_REF_NAME, Descriptor, ImageConfig, Index, MEDIA_TYPE_DOCKER_CONFIG,
-    MEDIA_TYPE_DOCKER_MANIFEST, MEDIA_TYPE_OCI_CONFIG, MEDIA_TYPE_OCI_MANIFEST, Manifest, Platform,
-    is_config_media_type, is_index_media_type, is_manifest_media_type,
+    ANNOTATION_REF_NAME, Descriptor, ImageConfig, Index, MEDIA_TYPE_DOCKER_CONFIG, MEDIA_TYPE_DOCKER_MANIFEST, MEDIA_TYPE_OCI_CONFIG,
+    MEDIA_TYPE_OCI_MANIFEST, Manifest, Platform, is_config_media_type, is_index_media_type, is_manifest_media_type,
 };
 use super::{ImageError, Result};
 
@@ -67,16 +66,9 @@ pub struct ImageStore {
     dir: PathBuf,
 }
 
-fn io_error(
-    action: &'static str,
-    path: impl Into<PathBuf>,
-) -> impl FnOnce(io::Error) -> ImageError {
+fn io_error(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> ImageError {
     let path = path.into();
-    move |source| ImageError::StoreIo {
-        action,
-        path,
-        source,
-    }
+    move |source| ImageError::StoreIo { action, path, source }
 }
 
 impl ImageStore {
@@ -101,23 +93,15 @@ impl ImageStore {
             }
         }
         let store = Self { dir };
-        fs::create_dir_all(store.tmp_dir())
-            .map_err(io_error("create directory", store.tmp_dir()))?;
-        fs::create_dir_all(store.blobs_dir())
-            .map_err(io_error("create directory", store.blobs_dir()))?;
+        fs::create_dir_all(store.tmp_dir()).map_err(io_error("create directory", store.tmp_dir()))?;
+        fs::create_dir_all(store.blobs_dir()).map_err(io_error("create directory", store.blobs_dir()))?;
         let _lock = store.lock_index()?;
         if layout.exists() {
             let text = fs::read_to_string(&layout).map_err(io_error("read", &layout))?;
             let value: serde_json::Value =
-                serde_json::from_str(&text).map_err(|source| ImageError::InvalidJson {
-                    what: layout.display().to_string(),
-                    source,
-                })?;
+                serde_json::from_str(&text).map_err(|source| ImageError::InvalidJson { what: layout.display().to_string(), source })?;
             if value.get("imageLayoutVersion").and_then(|v| v.as_str()) != Some("1.0.0") {
-                return Err(ImageError::NotAnImageLayout {
-                    dir: store.dir.clone(),
-                    reason: format!("unsupported oci-layout {text}"),
-                });
+                return Err(ImageError::NotAnImageLayout { dir: store.dir.clone(), reason: format!("unsupported oci-layout {text}") });
             }
         } else {
             store.write_atomically(&layout, OCI_LAYOUT_CONTENT.as_bytes())?;
@@ -153,12 +137,8 @@ impl ImageStore {
 
     /// A writer that streams a new blob into the store; see [`BlobWriter::commit`].
     pub fn blob_writer(&self) -> Result<BlobWriter> {
-        let tmp = NamedTempFile::new_in(self.tmp_dir())
-            .map_err(io_error("create a temp file in", self.tmp_dir()))?;
-        Ok(BlobWriter {
-            inner: HashingWriter::new(BufWriter::new(tmp)),
-            store: self.clone(),
-        })
+        let tmp = NamedTempFile::new_in(self.tmp_dir()).map_err(io_error("create a temp file in", self.tmp_dir()))?;
+        Ok(BlobWriter { inner: HashingWriter::new(BufWriter::new(tmp)), store: self.clone() })
     }
 
     /// Stores `bytes` as a blob.
@@ -169,34 +149,21 @@ impl ImageStore {
             return Ok(Descriptor::new(media_type, digest, bytes.len() as u64));
         }
         let mut writer = self.blob_writer()?;
-        writer
-            .write_all(bytes)
-            .map_err(io_error("write", self.tmp_dir()))?;
+        writer.write_all(bytes).map_err(io_error("write", self.tmp_dir()))?;
         writer.commit(media_type)
     }
 
     /// Stores everything `reader` yields as a blob, streaming.
-    pub fn put_blob_from_reader(
-        &self,
-        mut reader: impl Read,
-        media_type: &str,
-    ) -> Result<Descriptor> {
+    pub fn put_blob_from_reader(&self, mut reader: impl Read, media_type: &str) -> Result<Descriptor> {
         let mut writer = self.blob_writer()?;
         io::copy(&mut reader, &mut writer).map_err(io_error("copy a blob into", self.tmp_dir()))?;
         writer.commit(media_type)
     }
 
     /// Stores the file at `path` as a blob, streaming.
-    pub fn put_blob_from_path(
-        &self,
-        path: impl AsRef<Path>,
-        media_type: &str,
-    ) -> Result<Descriptor> {
+    pub fn put_blob_from_path(&self, path: impl AsRef<Path>, media_type: &str) -> Result<Descriptor> {
         let path = path.as_ref();
-        let file = File::open(path).map_err(|source| ImageError::CannotReadSource {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let file = File::open(path).map_err(|source| ImageError::CannotReadSource { path: path.to_path_buf(), source })?;
         self.put_blob_from_reader(file, media_type)
     }
 
@@ -205,10 +172,7 @@ impl ImageStore {
         let path = self.blob_path(digest);
         File::open(&path).map_err(|source| {
             if source.kind() == io::ErrorKind::NotFound {
-                ImageError::BlobNotFound {
-                    digest: digest.clone(),
-                    store: self.dir.clone(),
-                }
+                ImageError::BlobNotFound { digest: digest.clone(), store: self.dir.clone() }
             } else {
                 io_error("open", path)(source)
             }
@@ -218,9 +182,7 @@ impl ImageStore {
     /// Reads a whole blob and checks that its content matches `digest`.
     pub fn read_blob(&self, digest: &Digest) -> Result<Vec<u8>> {
         let mut bytes = Vec::new();
-        self.open_blob(digest)?
-            .read_to_end(&mut bytes)
-            .map_err(io_error("read", self.blob_path(digest)))?;
+        self.open_blob(digest)?.read_to_end(&mut bytes).map_err(io_error("read", self.blob_path(digest)))?;
         self.check_digest(digest, Digest::of_bytes(&bytes))?;
         Ok(bytes)
     }
@@ -236,44 +198,25 @@ impl ImageStore {
 
     fn check_digest(&self, expected: &Digest, actual: Digest) -> Result<()> {
         if *expected != actual {
-            return Err(ImageError::CorruptBlob {
-                expected: expected.clone(),
-                actual,
-                path: self.blob_path(expected),
-            });
+            return Err(ImageError::CorruptBlob { expected: expected.clone(), actual, path: self.blob_path(expected) });
         }
         Ok(())
     }
 
-    fn read_json<T: serde::de::DeserializeOwned>(
-        &self,
-        descriptor: &Descriptor,
-        what: &str,
-    ) -> Result<T> {
+    fn read_json<T: serde::de::DeserializeOwned>(&self, descriptor: &Descriptor, what: &str) -> Result<T> {
         let bytes = self.read_blob(&descriptor.digest)?;
         if bytes.len() as u64 != descriptor.size {
             return Err(ImageError::InconsistentImage {
-                reason: format!(
-                    "{what} {} is {} bytes but its descriptor says {}",
-                    descriptor.digest,
-                    bytes.len(),
-                    descriptor.size
-                ),
+                reason: format!("{what} {} is {} bytes but its descriptor says {}", descriptor.digest, bytes.len(), descriptor.size),
             });
         }
-        serde_json::from_slice(&bytes).map_err(|source| ImageError::InvalidJson {
-            what: format!("{what} {}", descriptor.digest),
-            source,
-        })
+        serde_json::from_slice(&bytes).map_err(|source| ImageError::InvalidJson { what: format!("{what} {}", descriptor.digest), source })
     }
 
     /// Reads and verifies a manifest (OCI or Docker schema 2).
     pub fn read_manifest(&self, descriptor: &Descriptor) -> Result<Manifest> {
         if !is_manifest_media_type(&descriptor.media_type) {
-            return Err(ImageError::UnsupportedMediaType {
-                media_type: descriptor.media_type.clone(),
-                digest: descriptor.digest.clone(),
-            });
+            return Err(ImageError::UnsupportedMediaType { media_type: descriptor.media_type.clone(), digest: descriptor.digest.clone() });
         }
         self.read_json(descriptor, "manifest")
     }
@@ -281,10 +224,7 @@ impl ImageStore {
     /// Reads and verifies an image config (OCI or Docker).
     pub fn read_config(&self, descriptor: &Descriptor) -> Result<ImageConfig> {
         if !is_config_media_type(&descriptor.media_type) {
-            return Err(ImageError::UnsupportedMediaType {
-                media_type: descriptor.media_type.clone(),
-                digest: descriptor.digest.clone(),
-            });
+            return Err(ImageError::UnsupportedMediaType { media_type: descriptor.media_type.clone(), digest: descriptor.digest.clone() });
         }
         self.read_json(descriptor, "image config")
     }
@@ -301,9 +241,7 @@ impl ImageStore {
                 .iter()
                 .find(|m| {
                     is_manifest_media_type(&m.media_type)
-                        && m.platform
-                            .as_ref()
-                            .is_some_and(|p| p.os == want.os && p.architecture == want.architecture)
+                        && m.platform.as_ref().is_some_and(|p| p.os == want.os && p.architecture == want.architecture)
                 })
                 .ok_or_else(|| ImageError::NoMatchingPlatform {
                     digest: descriptor.digest.clone(),
@@ -324,11 +262,7 @@ impl ImageStore {
                 ),
             });
         }
-        Ok(Image {
-            manifest_descriptor: descriptor,
-            manifest,
-            config,
-        })
+        Ok(Image { manifest_descriptor: descriptor, manifest, config })
     }
 
     /// Writes `config` and then a manifest (a copy of `manifest` whose config descriptor is
@@ -346,24 +280,13 @@ impl ImageStore {
         }
         for layer in &manifest.layers {
             if !self.has_blob(&layer.digest) {
-                return Err(ImageError::BlobNotFound {
-                    digest: layer.digest.clone(),
-                    store: self.dir.clone(),
-                });
+                return Err(ImageError::BlobNotFound { digest: layer.digest.clone(), store: self.dir.clone() });
             }
         }
         let mut manifest = manifest.clone();
         let docker = manifest.media_type.as_deref() == Some(MEDIA_TYPE_DOCKER_MANIFEST);
-        let manifest_type = if docker {
-            MEDIA_TYPE_DOCKER_MANIFEST
-        } else {
-            MEDIA_TYPE_OCI_MANIFEST
-        };
-        let config_type = if docker {
-            MEDIA_TYPE_DOCKER_CONFIG
-        } else {
-            MEDIA_TYPE_OCI_CONFIG
-        };
+        let manifest_type = if docker { MEDIA_TYPE_DOCKER_MANIFEST } else { MEDIA_TYPE_OCI_MANIFEST };
+        let config_type = if docker { MEDIA_TYPE_DOCKER_CONFIG } else { MEDIA_TYPE_OCI_CONFIG };
         manifest.media_type = Some(manifest_type.to_owned());
         manifest.config = self.put_blob_bytes(&config.to_json(), config_type)?;
         self.put_blob_bytes(&manifest.to_json(), manifest_type)
@@ -373,10 +296,7 @@ impl ImageStore {
     pub fn read_index(&self) -> Result<Index> {
         let path = self.dir.join(INDEX_FILE);
         let bytes = fs::read(&path).map_err(io_error("read", &path))?;
-        serde_json::from_slice(&bytes).map_err(|source| ImageError::InvalidJson {
-            what: path.display().to_string(),
-            source,
-        })
+        serde_json::from_slice(&bytes).map_err(|source| ImageError::InvalidJson { what: path.display().to_string(), source })
     }
 
     fn write_index(&self, index: &Index) -> Result<()> {
@@ -395,21 +315,14 @@ impl ImageStore {
 
     fn lock_index(&self) -> Result<File> {
         let path = self.dir.join(KILN_DIR).join("index.lock");
-        let file = fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(io_error("open", &path))?;
+        let file = fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(io_error("open", &path))?;
         file.lock().map_err(io_error("lock", &path))?;
         Ok(file)
     }
 
     fn write_atomically(&self, path: &Path, bytes: &[u8]) -> Result<()> {
-        let mut tmp = NamedTempFile::new_in(self.tmp_dir())
-            .map_err(io_error("create a temp file in", self.tmp_dir()))?;
-        tmp.write_all(bytes)
-            .map_err(io_error("write", tmp.path()))?;
+        let mut tmp = NamedTempFile::new_in(self.tmp_dir()).map_err(io_error("create a temp file in", self.tmp_dir()))?;
+        tmp.write_all(bytes).map_err(io_error("write", tmp.path()))?;
         finish_temp(tmp, path)
     }
 
@@ -418,15 +331,10 @@ impl ImageStore {
     pub fn tag(&self, name: &str, descriptor: &Descriptor) -> Result<()> {
         validate_tag_name(name)?;
         if !self.has_blob(&descriptor.digest) {
-            return Err(ImageError::BlobNotFound {
-                digest: descriptor.digest.clone(),
-                store: self.dir.clone(),
-            });
+            return Err(ImageError::BlobNotFound { digest: descriptor.digest.clone(), store: self.dir.clone() });
         }
         let mut entry = descriptor.clone();
-        entry
-            .annotations
-            .insert(ANNOTATION_REF_NAME.to_owned(), name.to_owned());
+        entry.annotations.insert(ANNOTATION_REF_NAME.to_owned(), name.to_owned());
         self.update_index(|index| {
             let mut replaced = false;
             index.manifests.retain_mut(|m| {
@@ -457,42 +365,25 @@ impl ImageStore {
 
     /// The descriptor tagged `name`, if any.
     pub fn resolve(&self, name: &str) -> Result<Option<Descriptor>> {
-        Ok(self
-            .read_index()?
-            .manifests
-            .into_iter()
-            .find(|m| m.ref_name() == Some(name)))
+        Ok(self.read_index()?.manifests.into_iter().find(|m| m.ref_name() == Some(name)))
     }
 
     /// Reads the image tagged `name`.
     pub fn read_image(&self, name: &str) -> Result<Image> {
-        let descriptor = self
-            .resolve(name)?
-            .ok_or_else(|| ImageError::ImageNotFound {
-                name: name.to_owned(),
-                store: self.dir.clone(),
-            })?;
+        let descriptor = self.resolve(name)?.ok_or_else(|| ImageError::ImageNotFound { name: name.to_owned(), store: self.dir.clone() })?;
         self.read_image_at(&descriptor)
     }
 
     /// All tags with their descriptors, in index order.
     pub fn list(&self) -> Result<Vec<(String, Descriptor)>> {
-        Ok(self
-            .read_index()?
-            .manifests
-            .into_iter()
-            .filter_map(|m| m.ref_name().map(str::to_owned).map(|name| (name, m)))
-            .collect())
+        Ok(self.read_index()?.manifests.into_iter().filter_map(|m| m.ref_name().map(str::to_owned).map(|name| (name, m))).collect())
     }
 }
 
 /// Checks that `name` can be an `org.opencontainers.image.ref.name`: alphanumeric components
 /// joined by one of `-._:@+/` (or `--`).
 pub fn validate_tag_name(name: &str) -> Result<()> {
-    let invalid = |reason| ImageError::InvalidTagName {
-        name: name.to_owned(),
-        reason,
-    };
+    let invalid = |reason| ImageError::InvalidTagName { name: name.to_owned(), reason };
     if name.is_empty() {
         return Err(invalid("it is empty"));
     }
@@ -501,9 +392,7 @@ pub fn validate_tag_name(name: &str) -> Result<()> {
     }
     let is_sep = |c: char| "-._:@+/".contains(c);
     if !name.chars().all(|c| c.is_ascii_alphanumeric() || is_sep(c)) {
-        return Err(invalid(
-            "only letters, digits and - . _ : @ + / are allowed",
-        ));
+        return Err(invalid("only letters, digits and - . _ : @ + / are allowed"));
     }
     let first = name.chars().next().unwrap_or('-');
     let last = name.chars().last().unwrap_or('-');
@@ -554,18 +443,12 @@ impl BlobWriter {
     fn commit_inner(self, media_type: &str, expected: Option<&Digest>) -> Result<Descriptor> {
         let store = self.store;
         let (buffered, digest, size) = self.inner.finish();
-        let tmp = buffered
-            .into_inner()
-            .map_err(|e| io_error("write", store.tmp_dir())(e.into_error()))?;
+        let tmp = buffered.into_inner().map_err(|e| io_error("write", store.tmp_dir())(e.into_error()))?;
         let target = store.blob_path(&digest);
         if let Some(expected) = expected
             && *expected != digest
         {
-            return Err(ImageError::CorruptBlob {
-                expected: expected.clone(),
-                actual: digest,
-                path: tmp.path().to_path_buf(),
-            });
+            return Err(ImageError::CorruptBlob { expected: expected.clone(), actual: digest, path: tmp.path().to_path_buf() });
         }
         if !target.is_file() {
             finish_temp(tmp, &target)?;
@@ -662,15 +545,11 @@ impl ImageStore {
 /// fsync a complete temp file, make it world-readable, rename it to `path`, fsync the directory.
 fn finish_temp(tmp: NamedTempFile, path: &Path) -> Result<()> {
     let file = tmp.as_file();
-    file.set_permissions(fs::Permissions::from_mode(0o644))
-        .map_err(io_error("set permissions of", tmp.path()))?;
+    file.set_permissions(fs::Permissions::from_mode(0o644)).map_err(io_error("set permissions of", tmp.path()))?;
     file.sync_all().map_err(io_error("fsync", tmp.path()))?;
-    tmp.persist(path)
-        .map_err(|e| io_error("rename a temp file to", path)(e.error))?;
+    tmp.persist(path).map_err(|e| io_error("rename a temp file to", path)(e.error))?;
     if let Some(parent) = path.parent() {
-        File::open(parent)
-            .and_then(|d| d.sync_all())
-            .map_err(io_error("fsync", parent))?;
+        File::open(parent).and_then(|d| d.sync_all()).map_err(io_error("fsync", parent))?;
     }
     Ok(())
 }

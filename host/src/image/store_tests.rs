@@ -4,9 +4,7 @@ use super::*;
 use crate::image::oci::{MEDIA_TYPE_OCI_LAYER_GZIP, MEDIA_TYPE_OCI_MANIFEST};
 
 fn image_with_layer(store: &ImageStore, content: &[u8], label: &str) -> Descriptor {
-    let layer = store
-        .put_blob_bytes(content, MEDIA_TYPE_OCI_LAYER_GZIP)
-        .unwrap();
+    let layer = store.put_blob_bytes(content, MEDIA_TYPE_OCI_LAYER_GZIP).unwrap();
     let mut config = ImageConfig::new_linux();
     config.rootfs.diff_ids.push(layer.digest.clone());
     config.config.labels.insert("l".into(), label.into());
@@ -19,10 +17,7 @@ fn open_creates_a_layout_and_reopens_it() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("store");
     let store = ImageStore::open(&dir).unwrap();
-    assert_eq!(
-        fs::read_to_string(dir.join("oci-layout")).unwrap(),
-        OCI_LAYOUT_CONTENT
-    );
+    assert_eq!(fs::read_to_string(dir.join("oci-layout")).unwrap(), OCI_LAYOUT_CONTENT);
     assert_eq!(
         fs::read_to_string(dir.join("index.json")).unwrap(),
         r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#
@@ -36,21 +31,11 @@ fn open_creates_a_layout_and_reopens_it() {
 fn open_refuses_foreign_dirs_and_layout_versions() {
     let tmp = tempfile::tempdir().unwrap();
     fs::write(tmp.path().join("notes.txt"), "mine").unwrap();
-    assert!(matches!(
-        ImageStore::open(tmp.path()),
-        Err(ImageError::NotAnImageLayout { .. })
-    ));
+    assert!(matches!(ImageStore::open(tmp.path()), Err(ImageError::NotAnImageLayout { .. })));
     let other = tmp.path().join("v2");
     fs::create_dir(&other).unwrap();
-    fs::write(
-        other.join("oci-layout"),
-        r#"{"imageLayoutVersion":"2.0.0"}"#,
-    )
-    .unwrap();
-    assert!(matches!(
-        ImageStore::open(&other),
-        Err(ImageError::NotAnImageLayout { .. })
-    ));
+    fs::write(other.join("oci-layout"), r#"{"imageLayoutVersion":"2.0.0"}"#).unwrap();
+    assert!(matches!(ImageStore::open(&other), Err(ImageError::NotAnImageLayout { .. })));
 }
 
 #[test]
@@ -58,25 +43,16 @@ fn blobs_are_content_addressed_and_written_once() {
     let tmp = tempfile::tempdir().unwrap();
     let store = ImageStore::open(tmp.path()).unwrap();
     let d = store.put_blob_bytes(b"hello\n", "text/plain").unwrap();
-    assert_eq!(
-        d.digest.as_str(),
-        "sha256:5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03"
-    );
+    assert_eq!(d.digest.as_str(), "sha256:5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03");
     assert_eq!(d.size, 6);
     assert!(store.has_blob(&d.digest));
     let path = store.blob_path(&d.digest);
     let before = fs::metadata(&path).unwrap();
-    let again = store
-        .put_blob_from_reader(&b"hello\n"[..], "text/plain")
-        .unwrap();
+    let again = store.put_blob_from_reader(&b"hello\n"[..], "text/plain").unwrap();
     assert_eq!(again, d);
     let after = fs::metadata(&path).unwrap();
     use std::os::unix::fs::MetadataExt;
-    assert_eq!(
-        before.ino(),
-        after.ino(),
-        "an existing blob is not rewritten"
-    );
+    assert_eq!(before.ino(), after.ino(), "an existing blob is not rewritten");
     assert_eq!(after.permissions().mode() & 0o777, 0o644);
     assert_eq!(store.read_blob(&d.digest).unwrap(), b"hello\n");
     // No temp files left behind.
@@ -93,10 +69,7 @@ fn uncommitted_and_mismatching_blobs_leave_nothing() {
     let mut w = store.blob_writer().unwrap();
     w.write_all(b"abc").unwrap();
     let wrong = Digest::of_bytes(b"xyz");
-    assert!(matches!(
-        w.commit_expecting("x", &wrong),
-        Err(ImageError::CorruptBlob { .. })
-    ));
+    assert!(matches!(w.commit_expecting("x", &wrong), Err(ImageError::CorruptBlob { .. })));
     assert!(!store.has_blob(&wrong));
     assert!(!store.has_blob(&Digest::of_bytes(b"abc")));
     assert_eq!(fs::read_dir(store.tmp_dir()).unwrap().count(), 0);
@@ -111,9 +84,7 @@ fn corrupt_blob_is_detected_on_read() {
     store.tag("app:latest", &desc).unwrap();
     fs::write(store.blob_path(&desc.digest), b"{\"tampered\":true}").unwrap();
     match store.read_image("app:latest") {
-        Err(ImageError::CorruptBlob {
-            expected, actual, ..
-        }) => {
+        Err(ImageError::CorruptBlob { expected, actual, .. }) => {
             assert_eq!(expected, desc.digest);
             assert_eq!(actual, Digest::of_bytes(b"{\"tampered\":true}"));
         }
@@ -121,15 +92,9 @@ fn corrupt_blob_is_detected_on_read() {
     }
     let layer = store.put_blob_bytes(b"layer2", "x").unwrap();
     fs::write(store.blob_path(&layer.digest), b"other").unwrap();
-    assert!(matches!(
-        store.verify_blob(&layer.digest),
-        Err(ImageError::CorruptBlob { .. })
-    ));
+    assert!(matches!(store.verify_blob(&layer.digest), Err(ImageError::CorruptBlob { .. })));
     let missing = Digest::of_bytes(b"never stored");
-    assert!(matches!(
-        store.read_blob(&missing),
-        Err(ImageError::BlobNotFound { .. })
-    ));
+    assert!(matches!(store.read_blob(&missing), Err(ImageError::BlobNotFound { .. })));
 }
 
 #[test]
@@ -152,27 +117,19 @@ fn write_tag_resolve_read_list_untag() {
     let names: Vec<_> = list.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names, ["app:latest", "other:v1"]);
     assert_eq!(list[0].1.digest, two.digest);
-    assert_eq!(
-        store.read_image("app:latest").unwrap().label("l"),
-        Some("2")
-    );
+    assert_eq!(store.read_image("app:latest").unwrap().label("l"), Some("2"));
 
     assert!(store.untag("app:latest").unwrap());
     assert!(!store.untag("app:latest").unwrap());
     assert!(store.resolve("app:latest").unwrap().is_none());
-    assert!(matches!(
-        store.read_image("app:latest"),
-        Err(ImageError::ImageNotFound { .. })
-    ));
+    assert!(matches!(store.read_image("app:latest"), Err(ImageError::ImageNotFound { .. })));
 }
 
 #[test]
 fn tag_replace_is_atomic_under_concurrency() {
     let tmp = tempfile::tempdir().unwrap();
     let store = ImageStore::open(tmp.path()).unwrap();
-    let descs: Vec<_> = (0..8)
-        .map(|i| image_with_layer(&store, format!("layer{i}").as_bytes(), &i.to_string()))
-        .collect();
+    let descs: Vec<_> = (0..8).map(|i| image_with_layer(&store, format!("layer{i}").as_bytes(), &i.to_string())).collect();
     std::thread::scope(|s| {
         for (i, d) in descs.iter().enumerate() {
             let store = store.clone();
@@ -200,31 +157,16 @@ fn write_image_checks_consistency() {
     let mut config = ImageConfig::new_linux();
     config.rootfs.diff_ids.push(Digest::of_bytes(b"absent"));
     let manifest = Manifest::new(missing.clone(), vec![missing]);
-    assert!(matches!(
-        store.write_image(&manifest, &config),
-        Err(ImageError::BlobNotFound { .. })
-    ));
+    assert!(matches!(store.write_image(&manifest, &config), Err(ImageError::BlobNotFound { .. })));
     config.rootfs.diff_ids.clear();
-    assert!(matches!(
-        store.write_image(&manifest, &config),
-        Err(ImageError::InconsistentImage { .. })
-    ));
+    assert!(matches!(store.write_image(&manifest, &config), Err(ImageError::InconsistentImage { .. })));
     let bogus = Descriptor::new(MEDIA_TYPE_OCI_MANIFEST, Digest::of_bytes(b"nope"), 4);
-    assert!(matches!(
-        store.tag("x", &bogus),
-        Err(ImageError::BlobNotFound { .. })
-    ));
+    assert!(matches!(store.tag("x", &bogus), Err(ImageError::BlobNotFound { .. })));
 }
 
 #[test]
 fn tag_names_are_validated() {
-    for ok in [
-        "app",
-        "app:latest",
-        "ghcr.io/org/app:v1.2",
-        "a@b",
-        "my-app_1",
-    ] {
+    for ok in ["app", "app:latest", "ghcr.io/org/app:v1.2", "a@b", "my-app_1"] {
         validate_tag_name(ok).unwrap();
     }
     for bad in ["", ":latest", "app:", "a b", "a//b", "-a", "a\nb", "ä"] {

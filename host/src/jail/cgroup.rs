@@ -37,7 +37,8 @@ fn pids_parent() -> Option<PathBuf> {
     // cgroup v2, kiln in the root cgroup with pids enabled for children.
     let root = Path::new("/sys/fs/cgroup");
     let in_root = own.lines().any(|l| l == "0::/");
-    let pids_enabled = std::fs::read_to_string(root.join("cgroup.subtree_control")).is_ok_and(|c| c.split_whitespace().any(|c| c == "pids"));
+    let pids_enabled =
+        std::fs::read_to_string(root.join("cgroup.subtree_control")).is_ok_and(|c| c.split_whitespace().any(|c| c == "pids"));
     (in_root && pids_enabled).then(|| root.to_path_buf())
 }
 

@@ -127,13 +127,11 @@ fn mount_grants(spec: &JailSpec, root: &Path) -> Result<(), String> {
     for m in mounts {
         let relative = relative_guest_path(&m.guest_path)?;
         let target = root.join(&relative);
-        let inside_grant = mounted
-            .iter()
-            .any(|outer| m.guest_path.starts_with(&format!("{}/", outer.trim_end_matches('/'))));
+        let inside_grant = mounted.iter().any(|outer| m.guest_path.starts_with(&format!("{}/", outer.trim_end_matches('/'))));
         if inside_grant {
             // The mount point would live in a host directory: it must already be there.
-            let meta = std::fs::symlink_metadata(&target)
-                .map_err(|e| err(format!("mount point {} inside another grant", m.guest_path), e))?;
+            let meta =
+                std::fs::symlink_metadata(&target).map_err(|e| err(format!("mount point {} inside another grant", m.guest_path), e))?;
             if !meta.is_dir() {
                 return Err(format!("mount point {} inside another grant is not a directory", m.guest_path));
             }
@@ -211,10 +209,10 @@ fn mount_dev(root: &Path) -> Result<(), String> {
         }
         let target = dev.join(name);
         std::fs::File::create(&target).map_err(|e| err(format!("creating /dev/{name}"), e))?;
-        mount(Some(&source), &target, None::<&str>, MsFlags::MS_BIND, None::<&str>)
-            .map_err(|e| err(format!("binding /dev/{name}"), e))?;
+        mount(Some(&source), &target, None::<&str>, MsFlags::MS_BIND, None::<&str>).map_err(|e| err(format!("binding /dev/{name}"), e))?;
     }
-    for (name, to) in [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")] {
+    for (name, to) in [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")]
+    {
         std::os::unix::fs::symlink(to, dev.join(name)).map_err(|e| err(format!("linking /dev/{name}"), e))?;
     }
     let shm = dev.join("shm");

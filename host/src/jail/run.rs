@@ -233,7 +233,11 @@ pub fn run(
             } else if sample.resident_bytes > limits.memory_bytes {
                 Some((
                     Limit::Memory,
-                    format!("limit {} MiB of resident memory, the jail used {} MiB", limits.memory_bytes >> 20, sample.resident_bytes >> 20),
+                    format!(
+                        "limit {} MiB of resident memory, the jail used {} MiB",
+                        limits.memory_bytes >> 20,
+                        sample.resident_bytes >> 20
+                    ),
                 ))
             } else if sample.cpu > limits.cpu_time {
                 Some((Limit::Cpu, format!("limit {:?}, the jail used {:.1?}", limits.cpu_time, sample.cpu)))
@@ -322,8 +326,7 @@ fn kill_jail(helper: u32) {
 }
 
 fn read_report(path: &PathBuf, exit: std::process::ExitStatus) -> Result<Report, JailError> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| JailError::Setup(format!("the jail helper ended ({exit}) without a report: {e}")))?;
+    let bytes = std::fs::read(path).map_err(|e| JailError::Setup(format!("the jail helper ended ({exit}) without a report: {e}")))?;
     if bytes.len() > 64 * 1024 {
         return Err(JailError::Setup("the jail helper's report is too large".into()));
     }

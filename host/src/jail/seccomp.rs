@@ -8,9 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use seccompiler::{
-    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule, TargetArch,
-};
+use seccompiler::{BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule, TargetArch};
 
 /// System calls a jailed program may not make.
 const DENIED: &[i64] = &[
@@ -86,8 +84,7 @@ pub fn programs() -> Result<Vec<BpfProgram>, String> {
             .and_then(|condition| SeccompRule::new(vec![condition]))
             .map_err(|e| format!("seccomp rule: {e}"))
     };
-    let clone_rules =
-        NAMESPACE_FLAGS.iter().map(|&flag| rule(0, SeccompCmpOp::MaskedEq(flag), flag)).collect::<Result<Vec<_>, _>>()?;
+    let clone_rules = NAMESPACE_FLAGS.iter().map(|&flag| rule(0, SeccompCmpOp::MaskedEq(flag), flag)).collect::<Result<Vec<_>, _>>()?;
     rules.insert(libc::SYS_clone, clone_rules);
     // TIOCSTI pushes bytes into a terminal's input: never needed, a classic escape.
     rules.insert(libc::SYS_ioctl, vec![rule(1, SeccompCmpOp::MaskedEq(0xffff_ffff), libc::TIOCSTI)?]);
@@ -100,10 +97,7 @@ pub fn programs() -> Result<Vec<BpfProgram>, String> {
         arch,
     )
     .map_err(|e| format!("seccomp filter: {e}"))?;
-    [deny, clone3]
-        .into_iter()
-        .map(|filter| BpfProgram::try_from(filter).map_err(|e| format!("seccomp compile: {e}")))
-        .collect()
+    [deny, clone3].into_iter().map(|filter| BpfProgram::try_from(filter).map_err(|e| format!("seccomp compile: {e}"))).collect()
 }
 
 /// Install the filters on the calling thread (inherited by what it starts). Needs

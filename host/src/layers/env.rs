@@ -215,11 +215,8 @@ impl BuildEnv {
             return Ok(());
         }
         let files = self.read_env_dir(dir)?;
-        let delims: BTreeMap<&str, &str> = files
-            .iter()
-            .filter(|f| f.action == EnvAction::Delim)
-            .map(|f| (f.name.as_str(), f.value.as_str()))
-            .collect();
+        let delims: BTreeMap<&str, &str> =
+            files.iter().filter(|f| f.action == EnvAction::Delim).map(|f| (f.name.as_str(), f.value.as_str())).collect();
         for file in &files {
             let current = self.layers.get(&file.name).map(String::as_str).unwrap_or("");
             let delim = delims.get(file.name.as_str()).copied().unwrap_or("");

@@ -145,10 +145,7 @@ impl Analyzer<'_> {
                 known.add(layer.diff_id.clone(), descriptor, self.cache.store().blob_path(&layer.digest));
             }
         }
-        (self.reporter)(&Event::Analyzed {
-            previous_image: previous.is_some(),
-            layers: analysis.layers.values().map(|l| l.len()).sum(),
-        });
+        (self.reporter)(&Event::Analyzed { previous_image: previous.is_some(), layers: analysis.layers.values().map(|l| l.len()).sum() });
         Ok(Analyzed { analysis, known })
     }
 
@@ -198,14 +195,7 @@ fn launch_only_layers(image: &Image) -> Vec<Descriptor> {
         .filter(|l| l.launch && !l.cache)
         .filter_map(|l| Digest::parse(&l.sha).ok())
         .collect();
-    image
-        .manifest
-        .layers
-        .iter()
-        .zip(image.diff_ids())
-        .filter(|(_, diff_id)| wanted.contains(diff_id))
-        .map(|(d, _)| d.clone())
-        .collect()
+    image.manifest.layers.iter().zip(image.diff_ids()).filter(|(_, diff_id)| wanted.contains(diff_id)).map(|(d, _)| d.clone()).collect()
 }
 
 fn json_to_table(value: &serde_json::Value) -> toml::Table {
@@ -216,9 +206,8 @@ fn json_to_table(value: &serde_json::Value) -> toml::Table {
 pub fn analyze(previous: Option<&Image>, previous_sbom: Option<&[u8]>, cache: Option<&Cache>) -> Analysis {
     let mut analysis = Analysis::default();
     let image_sbom = previous_sbom.map(sbom_by_layer).unwrap_or_default();
-    let metadata: Option<LayersMetadata> = previous
-        .and_then(|image| image.label(LIFECYCLE_METADATA_LABEL))
-        .and_then(|text| serde_json::from_str(text).ok());
+    let metadata: Option<LayersMetadata> =
+        previous.and_then(|image| image.label(LIFECYCLE_METADATA_LABEL)).and_then(|text| serde_json::from_str(text).ok());
     if let Some(image) = previous {
         for (descriptor, diff_id) in image.manifest.layers.iter().zip(&image.config.rootfs.diff_ids) {
             analysis.image_blobs.insert(diff_id.clone(), descriptor.clone());
@@ -265,10 +254,11 @@ pub fn analyze(previous: Option<&Image>, previous_sbom: Option<&[u8]>, cache: Op
         }
         let Some(descriptor) = analysis.image_blobs.get(&diff_id).cloned() else { continue };
         let sbom = union(&[], image_sbom.get(&(id.clone(), name.clone())));
-        analysis.layers.entry(id).or_default().insert(
-            name,
-            PreviousLayer { metadata, types, contents: PreviousContents::Image { diff_id, descriptor }, sbom },
-        );
+        analysis
+            .layers
+            .entry(id)
+            .or_default()
+            .insert(name, PreviousLayer { metadata, types, contents: PreviousContents::Image { diff_id, descriptor }, sbom });
     }
     analysis
 }
@@ -295,11 +285,7 @@ fn sbom_by_layer(document: &[u8]) -> BTreeMap<(String, String), Vec<serde_json::
 /// `a` and `b` without duplicates (same canonical JSON), in order.
 fn union(a: &[serde_json::Value], b: Option<&Vec<serde_json::Value>>) -> Vec<serde_json::Value> {
     let mut seen = BTreeSet::new();
-    a.iter()
-        .chain(b.into_iter().flatten())
-        .filter(|v| seen.insert(crate::fetch::sbom::component_key(v)))
-        .cloned()
-        .collect()
+    a.iter().chain(b.into_iter().flatten()).filter(|v| seen.insert(crate::fetch::sbom::component_key(v))).cloned().collect()
 }
 
 #[cfg(test)]
@@ -312,10 +298,9 @@ mod tests {
         let events = Arc::new(Mutex::new(Vec::new()));
         let seen = events.clone();
         let reporter: Reporter = Arc::new(move |event: &Event| seen.lock().unwrap().push(format!("{event:?}")));
-        let analyzed =
-            Analyzer { previous: &PreviousImage::Local, destination: store, tag: "app:latest", cache, reporter: &reporter }
-                .analyze()
-                .unwrap();
+        let analyzed = Analyzer { previous: &PreviousImage::Local, destination: store, tag: "app:latest", cache, reporter: &reporter }
+            .analyze()
+            .unwrap();
         let events = events.lock().unwrap().clone();
         (analyzed, events)
     }

@@ -17,10 +17,10 @@ use super::plan::PlanEntry;
 use super::workspace::{APP_GUEST_PATH, PLATFORM_GUEST_PATH, Workspace};
 use super::{LifecycleError, Target};
 use crate::buildpack::{BuildpackId, ProcessType};
+use crate::fetch::{FetchSettings, Fetcher};
 use crate::layers::env::BuildEnv;
 use crate::layers::{self, BuiltLayer, LayerName, LayerTypes};
 use crate::sandbox::bindings::types as wit;
-use crate::fetch::{FetchSettings, Fetcher};
 use crate::sandbox::usage::{self, Usage};
 use crate::sandbox::{Grants, Limits};
 
@@ -195,7 +195,10 @@ impl Builder<'_> {
         let app_before = Usage::measure(&self.workspace.app(), Usage { files: u64::MAX, bytes: u64::MAX });
         let result = buildpack.component.build(id.as_str(), grants, self.limits, sink, &context)?;
         let layers = Usage::measure(&layers_dir, stop_at);
-        let app_after = Usage::measure(&self.workspace.app(), Usage { files: app_before.files + stop_at.files, bytes: app_before.bytes + stop_at.bytes });
+        let app_after = Usage::measure(
+            &self.workspace.app(),
+            Usage { files: app_before.files + stop_at.files, bytes: app_before.bytes + stop_at.bytes },
+        );
         usage::check_written(id.as_str(), layers, app_before, app_after, self.limits)?;
         Ok(result)
     }
@@ -212,8 +215,7 @@ impl Builder<'_> {
         let mut layers: BTreeMap<LayerName, BuiltLayer> = BTreeMap::new();
         for layer in result.layers {
             let name = LayerName::parse(&layer.name).map_err(|e| invalid(e.to_string()))?;
-            let metadata =
-                layers::parse_metadata(&layer.metadata).map_err(|e| invalid(format!("layer {name}: {e}")))?;
+            let metadata = layers::parse_metadata(&layer.metadata).map_err(|e| invalid(format!("layer {name}: {e}")))?;
             let types = LayerTypes {
                 launch: layer.types.contains(wit::LayerTypes::LAUNCH),
                 build: layer.types.contains(wit::LayerTypes::BUILD),

@@ -69,8 +69,7 @@ impl Cache {
     /// The default cache dir for an image name under the cache root.
     pub fn default_dir(cache_root: &Path, image: &str) -> PathBuf {
         let digest = Digest::of_bytes(image.as_bytes());
-        let readable: String =
-            image.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).take(40).collect();
+        let readable: String = image.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).take(40).collect();
         cache_root.join("build-cache").join(format!("{readable}-{}", &digest.hex()[..12]))
     }
 
@@ -118,8 +117,8 @@ impl Cache {
     pub fn save(&mut self, index: CacheIndex) -> Result<(), LifecycleError> {
         let path = self.dir.join(INDEX_FILE);
         let bytes = serde_json::to_vec_pretty(&index).expect("the cache index is plain data");
-        let mut tmp = tempfile::NamedTempFile::new_in(&self.dir)
-            .map_err(|e| LifecycleError::io("write the build cache index", &path, e))?;
+        let mut tmp =
+            tempfile::NamedTempFile::new_in(&self.dir).map_err(|e| LifecycleError::io("write the build cache index", &path, e))?;
         std::io::Write::write_all(&mut tmp, &bytes).map_err(|e| LifecycleError::io("write", &path, e))?;
         tmp.persist(&path).map_err(|e| LifecycleError::io("write", &path, e.error))?;
         let keep: BTreeSet<String> =

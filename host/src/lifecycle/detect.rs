@@ -107,14 +107,9 @@ impl Detector<'_> {
             }
             match plan::resolve(&candidates) {
                 Some(resolved) => {
-                    let members: Vec<GroupMember> = resolved
-                        .members
-                        .into_iter()
-                        .map(|(i, plan)| GroupMember { buildpack: ready[i].clone(), plan })
-                        .collect();
-                    (self.reporter)(&Event::GroupSelected {
-                        buildpacks: members.iter().map(|m| m.buildpack.id().to_string()).collect(),
-                    });
+                    let members: Vec<GroupMember> =
+                        resolved.members.into_iter().map(|(i, plan)| GroupMember { buildpack: ready[i].clone(), plan }).collect();
+                    (self.reporter)(&Event::GroupSelected { buildpacks: members.iter().map(|m| m.buildpack.id().to_string()).collect() });
                     return Ok(members);
                 }
                 None => failures.push(format!(
@@ -145,16 +140,13 @@ impl Detector<'_> {
     /// limit stops detection (that is the platform's problem to see, not a "does not apply").
     fn detect_concurrently(&self, pending: &[&ReadyBuildpack]) -> Result<Vec<(BuildpackId, Outcome)>, LifecycleError> {
         let results: Vec<(&ReadyBuildpack, DetectResult)> = std::thread::scope(|scope| {
-            let handles: Vec<_> = pending
-                .iter()
-                .map(|buildpack| (*buildpack, scope.spawn(move || self.detect_one(buildpack))))
-                .collect();
+            let handles: Vec<_> = pending.iter().map(|buildpack| (*buildpack, scope.spawn(move || self.detect_one(buildpack)))).collect();
             handles
                 .into_iter()
                 .map(|(buildpack, handle)| {
-                    let result = handle.join().unwrap_or_else(|_| {
-                        Err(LifecycleError::HostPanic { during: format!("during detect of {}", buildpack.id()) })
-                    });
+                    let result = handle
+                        .join()
+                        .unwrap_or_else(|_| Err(LifecycleError::HostPanic { during: format!("during detect of {}", buildpack.id()) }));
                     (buildpack, result)
                 })
                 .collect()
@@ -249,8 +241,7 @@ fn convert_option(id: &str, provides: Vec<wit::PlanProvide>, requires: Vec<wit::
     }
     for r in requires {
         check_name(&r.name)?;
-        let metadata = crate::layers::parse_metadata(&r.metadata)
-            .map_err(|e| invalid(format!("require {:?}: {e}", r.name)))?;
+        let metadata = crate::layers::parse_metadata(&r.metadata).map_err(|e| invalid(format!("require {:?}: {e}", r.name)))?;
         option.requires.push(Require { name: r.name, metadata });
     }
     Ok(option)

@@ -11,17 +11,17 @@ use std::collections::BTreeMap;
 
 use super::LifecycleError;
 use super::analyze::{Analysis, PreviousContents};
-use super::cache::{Cache, CacheIndex, CachedLayer, INDEX_VERSION};
-use super::build::BuildpackOutput;
 use super::app_layers::app_layers;
-use super::layer_writer::{KnownBlobs, write_or_reuse};
+use super::build::BuildpackOutput;
+use super::cache::{Cache, CacheIndex, CachedLayer, INDEX_VERSION};
 use super::events::{Event, Reporter};
 use super::launch_metadata::launch_metadata;
+use super::layer_writer::{KnownBlobs, write_or_reuse};
 use super::sbom::ImageSbom;
 use super::workspace::{APP_GUEST_PATH, LAYERS_GUEST_PATH, Workspace};
 use crate::image::labels::{
-    BUILD_METADATA_LABEL, BuildMetadata, BuildpackLayerMetadata, BuildpackLayersMetadata, GroupElement,
-    LIFECYCLE_METADATA_LABEL, LauncherMetadata, LayerSha, LayersMetadata, ProcessMetadata, RunImageForRebase,
+    BUILD_METADATA_LABEL, BuildMetadata, BuildpackLayerMetadata, BuildpackLayersMetadata, GroupElement, LIFECYCLE_METADATA_LABEL,
+    LauncherMetadata, LayerSha, LayersMetadata, ProcessMetadata, RunImageForRebase,
 };
 use crate::image::oci::{ContainerConfig, History, MEDIA_TYPE_OCI_CONFIG, MEDIA_TYPE_OCI_LAYER_GZIP, Manifest, NORMALIZED_CREATED};
 use crate::image::{Descriptor, Image, ImageStore, LayerBlob, LayerBuilder, Owner};
@@ -115,11 +115,9 @@ impl Exporter<'_> {
                     let label = format!("{}:{}", output.id, layer.name);
                     let blob = match &layer.from_previous_image {
                         Some((diff_id, _)) => {
-                            let blob = self.known.reuse(diff_id, self.destination)?.ok_or_else(|| {
-                                LifecycleError::InvalidBuildOutput {
-                                    buildpack: output.id.to_string(),
-                                    message: format!("layer {} was kept from the previous image, which no longer has it", layer.name),
-                                }
+                            let blob = self.known.reuse(diff_id, self.destination)?.ok_or_else(|| LifecycleError::InvalidBuildOutput {
+                                buildpack: output.id.to_string(),
+                                message: format!("layer {} was kept from the previous image, which no longer has it", layer.name),
                             })?;
                             (self.reporter)(&Event::LayerExported { name: label.clone(), digest: blob.digest.to_string(), reused: true });
                             blob
@@ -341,10 +339,13 @@ pub fn export_cache(
                     let image_path = kiln_cnb::layer::layer_path(&output.id, &layer.name);
                     let mut builder = LayerBuilder::new();
                     builder.add_tree(&layer.dir, &image_path, Owner::CNB_USER)?;
-                    let previous = analysis.for_buildpack(output.id.as_str()).and_then(|l| l.get(layer.name.as_str())).and_then(|p| match &p.contents {
-                        PreviousContents::Cache(cached) => Some(cached.diff_id.clone()),
-                        PreviousContents::Image { .. } => None,
-                    });
+                    let previous =
+                        analysis.for_buildpack(output.id.as_str()).and_then(|l| l.get(layer.name.as_str())).and_then(|p| {
+                            match &p.contents {
+                                PreviousContents::Cache(cached) => Some(cached.diff_id.clone()),
+                                PreviousContents::Image { .. } => None,
+                            }
+                        });
                     write_or_reuse(&builder, cache.store(), previous.as_slice(), known)?.0
                 }
             };

@@ -34,10 +34,7 @@ pub fn launch_metadata(outputs: &[BuildpackOutput]) -> LaunchMetadata {
     let (processes, default) = merge_processes(outputs);
     LaunchMetadata {
         buildpack_default_process_type: default,
-        buildpacks: outputs
-            .iter()
-            .map(|o| GroupBuildpack { id: o.id.clone(), version: o.version.clone(), api: o.api.clone() })
-            .collect(),
+        buildpacks: outputs.iter().map(|o| GroupBuildpack { id: o.id.clone(), version: o.version.clone(), api: o.api.clone() }).collect(),
         processes: processes
             .into_iter()
             .map(|p| LaunchProcess {

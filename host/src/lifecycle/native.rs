@@ -105,17 +105,8 @@ pub fn exec_grant(
             records.lock().unwrap_or_else(|e| e.into_inner()).push(record.clone());
         })
     };
-    let helper = settings
-        .helper
-        .clone()
-        .or_else(|| std::env::current_exe().ok())
-        .unwrap_or_else(|| PathBuf::from("/proc/self/exe"));
-    let grant = ExecGrant {
-        helper,
-        rootfs: Arc::new(rootfs),
-        control_dir: work_dir.to_path_buf(),
-        policy: settings.policy.clone(),
-        observer,
-    };
+    let helper = settings.helper.clone().or_else(|| std::env::current_exe().ok()).unwrap_or_else(|| PathBuf::from("/proc/self/exe"));
+    let grant =
+        ExecGrant { helper, rootfs: Arc::new(rootfs), control_dir: work_dir.to_path_buf(), policy: settings.policy.clone(), observer };
     (Arc::new(grant), records)
 }

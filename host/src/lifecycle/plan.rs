@@ -124,10 +124,7 @@ fn run_trial(candidates: &[Candidate], choice: &[usize]) -> Option<Resolved> {
     let mut members: Vec<usize> = (0..candidates.len()).collect();
     loop {
         let deps = dep_map(candidates, choice, &members);
-        let unmet: Vec<usize> = deps
-            .values()
-            .flat_map(|d| d.early_requires.iter().chain(d.extra_provides.iter()).copied())
-            .collect();
+        let unmet: Vec<usize> = deps.values().flat_map(|d| d.early_requires.iter().chain(d.extra_provides.iter()).copied()).collect();
         if unmet.is_empty() {
             if members.is_empty() {
                 return None;

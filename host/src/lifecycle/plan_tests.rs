@@ -74,11 +74,7 @@ deeper = { flag = false }
 
 const CASES: &[Case] = &[
     // --- empty plans -------------------------------------------------------------------
-    Case {
-        name: "no_buildpacks_resolves_to_none",
-        candidates: &[],
-        expect: None,
-    },
+    Case { name: "no_buildpacks_resolves_to_none", candidates: &[], expect: None },
     Case {
         name: "one_buildpack_with_an_empty_plan_stays",
         candidates: &[Bp { id: "a", optional: false, options: &[EMPTY] }],
@@ -181,10 +177,7 @@ const CASES: &[Case] = &[
         candidates: &[Bp {
             id: "jdk",
             optional: false,
-            options: &[
-                Opt { provides: &[], requires: &[("jdk", "v = 21")] },
-                Opt { provides: &["jdk"], requires: &[("jdk", "v = 17")] },
-            ],
+            options: &[Opt { provides: &[], requires: &[("jdk", "v = 21")] }, Opt { provides: &["jdk"], requires: &[("jdk", "v = 17")] }],
         }],
         expect: Some(&[("jdk", &[("jdk", "v = 17")])]),
     },
@@ -205,11 +198,7 @@ const CASES: &[Case] = &[
         // first buildpack to vary fastest, (a2,b1) would come second and `a` would get `y`.
         name: "alternatives_of_the_last_buildpack_vary_fastest",
         candidates: &[
-            Bp {
-                id: "a",
-                optional: false,
-                options: &[Opt { provides: &["x"], requires: &[] }, Opt { provides: &["y"], requires: &[] }],
-            },
+            Bp { id: "a", optional: false, options: &[Opt { provides: &["x"], requires: &[] }, Opt { provides: &["y"], requires: &[] }] },
             Bp {
                 id: "b",
                 optional: false,
@@ -224,11 +213,7 @@ const CASES: &[Case] = &[
     Case {
         name: "every_trial_failing_resolves_to_none",
         candidates: &[
-            Bp {
-                id: "a",
-                optional: false,
-                options: &[Opt { provides: &["x"], requires: &[] }, Opt { provides: &["y"], requires: &[] }],
-            },
+            Bp { id: "a", optional: false, options: &[Opt { provides: &["x"], requires: &[] }, Opt { provides: &["y"], requires: &[] }] },
             Bp {
                 id: "b",
                 optional: false,
@@ -246,10 +231,7 @@ const CASES: &[Case] = &[
             Bp {
                 id: "a",
                 optional: true,
-                options: &[
-                    Opt { provides: &[], requires: &[("missing", "")] },
-                    Opt { provides: &["x"], requires: &[("x", "v = 1")] },
-                ],
+                options: &[Opt { provides: &[], requires: &[("missing", "")] }, Opt { provides: &["x"], requires: &[("x", "v = 1")] }],
             },
             Bp { id: "b", optional: false, options: &[EMPTY] },
         ],
@@ -258,11 +240,7 @@ const CASES: &[Case] = &[
     Case {
         name: "optional_buildpack_with_no_working_alternative_is_dropped",
         candidates: &[
-            Bp {
-                id: "a",
-                optional: true,
-                options: &[Opt { provides: &["q"], requires: &[] }, Opt { provides: &["r"], requires: &[] }],
-            },
+            Bp { id: "a", optional: true, options: &[Opt { provides: &["q"], requires: &[] }, Opt { provides: &["r"], requires: &[] }] },
             Bp { id: "b", optional: false, options: &[EMPTY] },
         ],
         expect: Some(&[("b", &[])]),
@@ -275,11 +253,7 @@ const CASES: &[Case] = &[
             Bp { id: "npm", optional: false, options: &[Opt { provides: &[], requires: &[("node", r#"version = "18""#)] }] },
             Bp { id: "yarn", optional: false, options: &[Opt { provides: &[], requires: &[("node", r#"version = "20""#)] }] },
         ],
-        expect: Some(&[
-            ("node", &[("node", r#"version = "18""#), ("node", r#"version = "20""#)]),
-            ("npm", &[]),
-            ("yarn", &[]),
-        ]),
+        expect: Some(&[("node", &[("node", r#"version = "18""#), ("node", r#"version = "20""#)]), ("npm", &[]), ("yarn", &[])]),
     },
     Case {
         name: "two_providers_both_receive_the_entry",
@@ -300,12 +274,7 @@ const CASES: &[Case] = &[
             Bp { id: "c", optional: false, options: &[Opt { provides: &["x"], requires: &[] }] },
             Bp { id: "d", optional: false, options: &[Opt { provides: &[], requires: &[("x", "n = 2")] }] },
         ],
-        expect: Some(&[
-            ("a", &[("x", "n = 1"), ("x", "n = 2")]),
-            ("b", &[]),
-            ("c", &[("x", "n = 1"), ("x", "n = 2")]),
-            ("d", &[]),
-        ]),
+        expect: Some(&[("a", &[("x", "n = 1"), ("x", "n = 2")]), ("b", &[]), ("c", &[("x", "n = 1"), ("x", "n = 2")]), ("d", &[])]),
     },
     Case {
         name: "entries_are_ordered_by_name_then_by_requirer",
@@ -318,11 +287,7 @@ const CASES: &[Case] = &[
             },
             Bp { id: "c", optional: false, options: &[Opt { provides: &[], requires: &[("node", r#"by = "c""#)] }] },
         ],
-        expect: Some(&[
-            ("a", &[("node", r#"by = "b""#), ("node", r#"by = "c""#), ("npm", r#"by = "b""#)]),
-            ("b", &[]),
-            ("c", &[]),
-        ]),
+        expect: Some(&[("a", &[("node", r#"by = "b""#), ("node", r#"by = "c""#), ("npm", r#"by = "b""#)]), ("b", &[]), ("c", &[])]),
     },
     // --- dropping optional buildpacks ----------------------------------------------------
     Case {
@@ -373,11 +338,7 @@ const CASES: &[Case] = &[
     // --- metadata ------------------------------------------------------------------------
     Case {
         name: "require_metadata_is_passed_through_unchanged",
-        candidates: &[Bp {
-            id: "a",
-            optional: false,
-            options: &[Opt { provides: &["x"], requires: &[("x", NESTED_METADATA)] }],
-        }],
+        candidates: &[Bp { id: "a", optional: false, options: &[Opt { provides: &["x"], requires: &[("x", NESTED_METADATA)] }] }],
         expect: Some(&[("a", &[("x", NESTED_METADATA)])]),
     },
     Case {

@@ -21,8 +21,8 @@
 //! version as the app image.
 
 use crate::image::labels::{
-    BASE_DISTRO_NAME_LABEL, BASE_DISTRO_VERSION_LABEL, BASE_LABEL_PREFIX, LIFECYCLE_METADATA_LABEL, LabelValue,
-    LayersMetadata, REBASABLE_LABEL, STACK_LABEL_PREFIX,
+    BASE_DISTRO_NAME_LABEL, BASE_DISTRO_VERSION_LABEL, BASE_LABEL_PREFIX, LIFECYCLE_METADATA_LABEL, LabelValue, LayersMetadata,
+    REBASABLE_LABEL, STACK_LABEL_PREFIX,
 };
 use crate::image::oci::{Descriptor, ImageConfig, MEDIA_TYPE_OCI_CONFIG, Manifest, NORMALIZED_CREATED};
 use crate::image::{Digest, Image, ImageError, ImageStore};
@@ -32,13 +32,17 @@ use crate::image::{Digest, Image, ImageError, ImageStore};
 #[non_exhaustive]
 pub enum RebaseError {
     /// The app image has no CNB lifecycle metadata.
-    #[error("{image} has no {LIFECYCLE_METADATA_LABEL} label, so its run image layers are unknown; only images built by kiln or a CNB lifecycle can be rebased")]
+    #[error(
+        "{image} has no {LIFECYCLE_METADATA_LABEL} label, so its run image layers are unknown; only images built by kiln or a CNB lifecycle can be rebased"
+    )]
     NotABuildpacksImage {
         /// The app image.
         image: String,
     },
     /// The metadata's `runImage.topLayer` is missing or not among the image's layers.
-    #[error("{image}: runImage.topLayer {top_layer:?} in {LIFECYCLE_METADATA_LABEL} is not one of its layers; the image's metadata is inconsistent")]
+    #[error(
+        "{image}: runImage.topLayer {top_layer:?} in {LIFECYCLE_METADATA_LABEL} is not one of its layers; the image's metadata is inconsistent"
+    )]
     TopLayerNotFound {
         /// The app image.
         image: String,
@@ -52,7 +56,9 @@ pub enum RebaseError {
         image: String,
     },
     /// The new run image does not match the app's target.
-    #[error("the new run image {run_image} has {field} {new:?} but {image} has {old:?}; use a run image for the same target, or pass --force")]
+    #[error(
+        "the new run image {run_image} has {field} {new:?} but {image} has {old:?}; use a run image for the same target, or pass --force"
+    )]
     Incompatible {
         /// The app image.
         image: String,
@@ -132,9 +138,8 @@ impl Rebaser<'_> {
     /// Check compatibility and compute the new manifest and config.
     pub fn rebase(&self) -> Result<Rebased, RebaseError> {
         let app = self.app;
-        let label = app
-            .label(LIFECYCLE_METADATA_LABEL)
-            .ok_or_else(|| RebaseError::NotABuildpacksImage { image: self.app_name.to_owned() })?;
+        let label =
+            app.label(LIFECYCLE_METADATA_LABEL).ok_or_else(|| RebaseError::NotABuildpacksImage { image: self.app_name.to_owned() })?;
         let mut metadata = LayersMetadata::from_label_value(label)?;
         let top = &metadata.run_image.top_layer;
         let old_count = app
@@ -211,13 +216,7 @@ impl Rebaser<'_> {
         };
         manifest.config = Descriptor::new(config_type, Digest::of_bytes(&config_bytes), config_bytes.len() as u64);
         manifest.layers = layers;
-        Ok(Rebased {
-            manifest,
-            config,
-            config_bytes,
-            replaced_layers: old_count,
-            app_layers: app.manifest.layers.len() - old_count,
-        })
+        Ok(Rebased { manifest, config, config_bytes, replaced_layers: old_count, app_layers: app.manifest.layers.len() - old_count })
     }
 
     fn check_compatible(&self) -> Result<(), RebaseError> {

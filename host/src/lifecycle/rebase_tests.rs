@@ -1,5 +1,5 @@
 use super::*;
-use crate::image::labels::{RunImageForRebase, LayersMetadata};
+use crate::image::labels::{LayersMetadata, RunImageForRebase};
 use crate::image::oci::{History, MEDIA_TYPE_OCI_LAYER_GZIP};
 
 fn digest(n: u8) -> Digest {
@@ -39,7 +39,11 @@ fn app_on(run_layers: &[u8], app_layers: &[u8], labels: &[(&str, &str)]) -> Imag
 #[test]
 fn replaces_run_layers_and_keeps_app_layers() {
     let app = app_on(&[1, 2], &[10, 11, 12], &[("io.buildpacks.base.distro.name", "busybox"), ("io.buildpacks.base.maintainer", "old")]);
-    let new_run = image(&[3], &["PATH=/new/bin", "LANG=new", "NEW=1"], &[("io.buildpacks.base.distro.name", "busybox"), ("io.buildpacks.base.id", "new")]);
+    let new_run = image(
+        &[3],
+        &["PATH=/new/bin", "LANG=new", "NEW=1"],
+        &[("io.buildpacks.base.distro.name", "busybox"), ("io.buildpacks.base.id", "new")],
+    );
     let rebaser = Rebaser {
         app_name: "app",
         app: &app,
@@ -98,10 +102,26 @@ fn refuses_incompatible_run_images_unless_forced() {
     }
     let not_rebasable = app_on(&[1], &[10], &[(REBASABLE_LABEL, "false")]);
     let run = image(&[3], &[], &[]);
-    let rebaser = Rebaser { app_name: "app", app: &not_rebasable, run_name: "r", new_run: &run, new_run_reference: String::new(), new_run_image_name: None, force: false };
+    let rebaser = Rebaser {
+        app_name: "app",
+        app: &not_rebasable,
+        run_name: "r",
+        new_run: &run,
+        new_run_reference: String::new(),
+        new_run_image_name: None,
+        force: false,
+    };
     assert!(matches!(rebaser.rebase(), Err(RebaseError::NotRebasable { .. })));
     let plain = image(&[1, 2], &[], &[]);
-    let rebaser = Rebaser { app_name: "plain", app: &plain, run_name: "r", new_run: &run, new_run_reference: String::new(), new_run_image_name: None, force: true };
+    let rebaser = Rebaser {
+        app_name: "plain",
+        app: &plain,
+        run_name: "r",
+        new_run: &run,
+        new_run_reference: String::new(),
+        new_run_image_name: None,
+        force: true,
+    };
     assert!(matches!(rebaser.rebase(), Err(RebaseError::NotABuildpacksImage { .. })));
 }
 

@@ -3,14 +3,14 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use super::analyze::{Analyzed, Analyzer, PreviousImage};
 use super::build::Builder;
+use super::cache::Cache;
 use super::detect::Detector;
 use super::events::{Event, Phase, Reporter, millis};
-use super::analyze::{Analyzed, Analyzer, PreviousImage};
-use super::cache::Cache;
 use super::export::{Exporter, RunImage, export_cache};
-use super::restore::restore;
 use super::prepare::prepare;
+use super::restore::restore;
 use super::workspace::Workspace;
 use super::{LifecycleError, Target};
 use crate::buildpack::project::FileFilter;
@@ -80,9 +80,7 @@ pub fn run_build(request: &BuildRequest, sandbox: &Sandbox, reporter: &Reporter)
     let run_ref = request.run_image.to_string();
     let (run_store, run_tag) = open_ref(&request.run_image, &request.store_dir)
         .map_err(|source| LifecycleError::RunImage { reference: run_ref.clone(), source })?;
-    let run_image = run_store
-        .read_image(&run_tag)
-        .map_err(|source| LifecycleError::RunImage { reference: run_ref.clone(), source })?;
+    let run_image = run_store.read_image(&run_tag).map_err(|source| LifecycleError::RunImage { reference: run_ref.clone(), source })?;
     let target = Target {
         os: run_image.config.os.clone(),
         arch: run_image.config.architecture.clone(),

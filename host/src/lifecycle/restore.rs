@@ -14,12 +14,7 @@ use super::detect::GroupMember;
 use super::workspace::Workspace;
 
 /// Restore the cached layers of the group's buildpacks; returns the names restored per buildpack.
-pub fn restore(
-    group: &[GroupMember],
-    analysis: &mut Analysis,
-    cache: &Cache,
-    workspace: &Workspace,
-) -> Result<usize, LifecycleError> {
+pub fn restore(group: &[GroupMember], analysis: &mut Analysis, cache: &Cache, workspace: &Workspace) -> Result<usize, LifecycleError> {
     let mut restored = 0;
     for member in group {
         let id = member.buildpack.id();

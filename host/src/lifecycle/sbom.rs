@@ -32,8 +32,8 @@ use super::analyze::Analysis;
 use super::build::BuildpackOutput;
 use crate::fetch::FetchRecord;
 use crate::fetch::sbom::{
-    MAX_BUILDPACK_SBOM_BYTES, MAX_DOCUMENT_BYTES, SBOM_IMAGE_PATH, SBOM_LABEL, SbomComponent, buildpack_components,
-    fetch_component, is_from_buildpack_file, merge,
+    MAX_BUILDPACK_SBOM_BYTES, MAX_DOCUMENT_BYTES, SBOM_IMAGE_PATH, SBOM_LABEL, SbomComponent, buildpack_components, fetch_component,
+    is_from_buildpack_file, merge,
 };
 use crate::image::{Descriptor, Image, ImageStore};
 
@@ -164,7 +164,10 @@ fn read_buildpack_file(layers_dir: &Path, buildpack: &str, scope: &str, budget: 
     }
     let limit = MAX_BUILDPACK_SBOM_BYTES.min(*budget);
     if meta.len() > limit {
-        return Err(invalid(format!("it is {} bytes; the limit is {limit} bytes (all of a buildpack's SBOM files together: {MAX_BUILDPACK_SBOM_TOTAL})", meta.len())));
+        return Err(invalid(format!(
+            "it is {} bytes; the limit is {limit} bytes (all of a buildpack's SBOM files together: {MAX_BUILDPACK_SBOM_TOTAL})",
+            meta.len()
+        )));
     }
     let file = open_no_follow(&path).map_err(|e| LifecycleError::io("read a buildpack's SBOM file", &path, e))?;
     let mut bytes = Vec::new();
@@ -222,8 +225,8 @@ mod tests {
     use crate::buildpack::BuildpackId;
     use crate::fetch::FetchOrigin;
     use crate::fetch::sbom::{PROPERTY_LAYER, document, parse_document};
-    use crate::lifecycle::analyze::{PreviousContents, PreviousLayer};
     use crate::layers::{BuiltLayer, LayerName, LayerTypes};
+    use crate::lifecycle::analyze::{PreviousContents, PreviousLayer};
 
     const BP: &str = "org/java";
     const LAUNCH: LayerTypes = LayerTypes { launch: true, build: false, cache: false };
@@ -343,10 +346,7 @@ mod tests {
         let next_doc = document(&next.components).unwrap();
         assert_eq!(
             layer_props(&next_doc),
-            [
-                ("jdk-22.tgz".to_string(), vec!["org/java/jdk".to_string()]),
-                ("tool.tgz".to_string(), vec!["org/java/tools".to_string()]),
-            ],
+            [("jdk-22.tgz".to_string(), vec!["org/java/jdk".to_string()]), ("tool.tgz".to_string(), vec!["org/java/tools".to_string()]),],
             "jdk-21 left with the rebuilt layer; tool.tgz stays with the kept one"
         );
         let analysis = analysis_from(&next_doc, &[("jdk", "22"), ("tools", "1")]);
@@ -372,20 +372,23 @@ mod tests {
         let dir = root.path().join("org_java");
         let outputs = [output(root.path(), &[("jre", "1")])];
         let write = |name: &str, text: &str| std::fs::write(dir.join(name), text).unwrap();
-        write("jre.sbom.cdx.json", r#"{"bomFormat": "CycloneDX", "components": [{"type": "library", "name": "openjdk-jre", "version": "21"}]}"#);
+        write(
+            "jre.sbom.cdx.json",
+            r#"{"bomFormat": "CycloneDX", "components": [{"type": "library", "name": "openjdk-jre", "version": "21"}]}"#,
+        );
         write("launch.sbom.cdx.json", r#"{"bomFormat": "CycloneDX", "components": [{"type": "application", "name": "helper"}]}"#);
         let cold = assemble(&outputs, &Analysis::default(), &[], root.path()).unwrap();
         let cold_doc = document(&cold.components).unwrap();
-        assert_eq!(
-            layer_props(&cold_doc),
-            [("helper".to_string(), vec![]), ("openjdk-jre".to_string(), vec!["org/java/jre".to_string()])]
-        );
+        assert_eq!(layer_props(&cold_doc), [("helper".to_string(), vec![]), ("openjdk-jre".to_string(), vec!["org/java/jre".to_string()])]);
 
         // Kept layer, no new file: carried. Kept layer, new file: the new one replaces it.
         std::fs::remove_file(dir.join("jre.sbom.cdx.json")).unwrap();
         let analysis = analysis_from(&cold_doc, &[("jre", "1")]);
         assert_eq!(document(&assemble(&outputs, &analysis, &[], root.path()).unwrap().components).unwrap(), cold_doc);
-        write("jre.sbom.cdx.json", r#"{"bomFormat": "CycloneDX", "components": [{"type": "library", "name": "openjdk-jre", "version": "22"}]}"#);
+        write(
+            "jre.sbom.cdx.json",
+            r#"{"bomFormat": "CycloneDX", "components": [{"type": "library", "name": "openjdk-jre", "version": "22"}]}"#,
+        );
         let rewritten = assemble(&outputs, &analysis, &[], root.path()).unwrap();
         let versions: Vec<&Value> = rewritten.components.iter().filter_map(|c| c.value.get("version")).collect();
         assert_eq!(versions, [&Value::from("22")]);

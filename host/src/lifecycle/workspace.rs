@@ -28,12 +28,7 @@ pub struct Workspace {
 
 impl Workspace {
     /// Make the directories under `parent` and copy the app from `source`.
-    pub fn create(
-        parent: &Path,
-        source: &Path,
-        filter: &FileFilter,
-        platform_env: &[(String, String)],
-    ) -> Result<Self, LifecycleError> {
+    pub fn create(parent: &Path, source: &Path, filter: &FileFilter, platform_env: &[(String, String)]) -> Result<Self, LifecycleError> {
         fs::create_dir_all(parent).map_err(|e| LifecycleError::io("create the work dir", parent, e))?;
         let root = tempfile::Builder::new()
             .prefix("build-")

@@ -17,16 +17,16 @@ use super::registry::{Registries, ensure_local};
 use crate::buildpack::BuildpackSource;
 use crate::buildpack::builder::{Builder, DEFAULT_RUN_IMAGE};
 use crate::buildpack::project::ProjectDescriptor;
+use crate::config::ExecDefaults;
 use crate::config::{KilnConfig, LimitDefaults};
 use crate::fetch::settings::{self, FetchOverrides};
 use crate::image::{Descriptor, ImageRef, ImageStore};
 use crate::lifecycle::analyze::PreviousImage;
 use crate::lifecycle::cache::Cache;
 use crate::lifecycle::events::{Event, Reporter, peak_rss_kib};
+use crate::lifecycle::native::{BuildRootfsSetting, ExecSettings};
 use crate::lifecycle::{BuildRequest, run_build};
 use crate::sandbox::limits::{parse_bytes, parse_duration};
-use crate::config::ExecDefaults;
-use crate::lifecycle::native::{BuildRootfsSetting, ExecSettings};
 use crate::sandbox::{ExecPolicy, Limits, Sandbox};
 
 /// What the user asked for: `kiln build`'s flags, not yet checked or resolved.
@@ -115,9 +115,8 @@ pub fn build(options: &BuildOptions, dirs: &Dirs, progress: &Progress, reporter:
         return Err(PlatformError::AppDir { path: options.app_dir.clone(), exists: options.app_dir.exists() });
     }
     let distribution = Distribution::plan(options.publish, options.output.as_deref(), &image)?;
-    let project = ProjectDescriptor::read(&options.app_dir)
-        .map_err(|reason| PlatformError::invalid("project.toml", reason))?
-        .unwrap_or_default();
+    let project =
+        ProjectDescriptor::read(&options.app_dir).map_err(|reason| PlatformError::invalid("project.toml", reason))?.unwrap_or_default();
     let file_filter = project.file_filter().map_err(|e| PlatformError::invalid("project.toml", e))?;
     let config = KilnConfig::load().map_err(PlatformError::Config)?;
     let registries = Registries::new(&options.insecure_registries, &config.registry, progress.clone());
@@ -220,9 +219,7 @@ pub fn env(project: &ProjectDescriptor, files: &[PathBuf], pairs: &[String]) -> 
 
 fn parse_env(kv: &str) -> Result<(String, String), &'static str> {
     match kv.split_once('=') {
-        Some((k, v)) if !k.is_empty() && !k.contains(['/', '\0']) && k != "." && k != ".." => {
-            Ok((k.to_string(), v.to_string()))
-        }
+        Some((k, v)) if !k.is_empty() && !k.contains(['/', '\0']) && k != "." && k != ".." => Ok((k.to_string(), v.to_string())),
         _ => Err("expected NAME=VALUE with a plain NAME"),
     }
 }

@@ -47,13 +47,7 @@ pub fn registry_ref(text: &str) -> Result<RegistryRef, PlatformError> {
 
 /// Package `buildpack` (a component file, a directory holding `buildpack.wasm`, or a bundled
 /// id) as an image at `output`; with `publish`, push it too (`output` must be a registry).
-pub fn package(
-    buildpack: &str,
-    output: &str,
-    publish: bool,
-    dirs: &Dirs,
-    registries: &Registries,
-) -> Result<Packaged, PlatformError> {
+pub fn package(buildpack: &str, output: &str, publish: bool, dirs: &Dirs, registries: &Registries) -> Result<Packaged, PlatformError> {
     let path = Path::new(buildpack);
     let source = if path.is_dir() {
         BuildpackSource::from_file(&path.join("buildpack.wasm")).map_err(PlatformError::Buildpack)?
@@ -62,9 +56,7 @@ pub fn package(
     };
     let reference = ImageRef::parse(output)?;
     if publish && !reference.is_registry() {
-        return Err(PlatformError::Unsupported(
-            "--publish needs a registry --output such as 127.0.0.1:5000/buildpacks/mine:0.1.0".into(),
-        ));
+        return Err(PlatformError::Unsupported("--publish needs a registry --output such as 127.0.0.1:5000/buildpacks/mine:0.1.0".into()));
     }
     let sandbox = Sandbox::new(&dirs.cache)?;
     let component = LoadedBuildpack::load(&sandbox, &source.wasm, &source.origin)?;
@@ -131,8 +123,8 @@ pub fn pull(text: &str, store: &ImageStore, registries: &Registries) -> Result<B
     let tag = reference.to_string();
     let descriptor = registries.client()?.pull_cached(&reference, store, &tag)?;
     let image = store.read_image_at(&descriptor)?;
-    let wasm = component_of(&image, store)
-        .map_err(|reason| PlatformError::NotABuildpackage { reference: reference.to_string(), reason })?;
+    let wasm =
+        component_of(&image, store).map_err(|reason| PlatformError::NotABuildpackage { reference: reference.to_string(), reason })?;
     Ok(BuildpackSource { wasm, origin: format!("{}@{}", reference.name(), descriptor.digest) })
 }
 

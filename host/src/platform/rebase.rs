@@ -48,12 +48,7 @@ struct NewRunImage {
 }
 
 /// Rebase `options.image`; progress lines go to `progress`.
-pub fn rebase(
-    options: &RebaseOptions,
-    dirs: &Dirs,
-    registries: &Registries,
-    progress: &super::Progress,
-) -> Result<Rebased, PlatformError> {
+pub fn rebase(options: &RebaseOptions, dirs: &Dirs, registries: &Registries, progress: &super::Progress) -> Result<Rebased, PlatformError> {
     let image = ImageRef::parse(&options.image)?;
     let (app, app_store, target) = if options.publish {
         let ImageRef::Registry(target) = &image else {

@@ -34,9 +34,7 @@ impl Registries {
         }
         let options = RegistryOptions::with_auth_file(self.insecure.clone(), self.auth_file.as_deref())?;
         for helper in options.credentials.ignored_helpers() {
-            (self.progress)(&format!(
-                "warning: credential helper for {helper} is not supported; put an `auths` entry in the auth file"
-            ));
+            (self.progress)(&format!("warning: credential helper for {helper} is not supported; put an `auths` entry in the auth file"));
         }
         let client = Arc::new(RegistryClient::new(options)?.with_progress(self.progress.clone()));
         Ok(self.client.get_or_init(|| client).clone())

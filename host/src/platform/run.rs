@@ -101,10 +101,7 @@ pub fn run(options: &RunOptions, dirs: &Dirs, progress: &Progress) -> Result<Exi
     if let Some(process) = &options.process
         && std::fs::symlink_metadata(rootfs.join("cnb/process").join(process)).is_err()
     {
-        return Err(PlatformError::CannotRun(format!(
-            "{reference} has no process type {process:?}: see `kiln inspect {}`",
-            options.image
-        )));
+        return Err(PlatformError::CannotRun(format!("{reference} has no process type {process:?}: see `kiln inspect {}`", options.image)));
     }
 
     let workdir = if config.working_dir.is_empty() { "/".to_string() } else { config.working_dir.clone() };
@@ -159,14 +156,15 @@ fn user_ids(user: &str, rootfs: &Path) -> Result<(u32, u32), PlatformError> {
     let (name, group) = user.split_once(':').map_or((user, None), |(u, g)| (u, Some(g)));
     let passwd = std::fs::read_to_string(rootfs.join("etc/passwd")).unwrap_or_default();
     let lookup = |name: &str| -> Option<(u32, u32)> {
-        passwd.lines().map(|l| l.split(':').collect::<Vec<_>>()).find(|f| f.len() > 3 && f[0] == name).and_then(|f| {
-            Some((f[2].parse().ok()?, f[3].parse().ok()?))
-        })
+        passwd
+            .lines()
+            .map(|l| l.split(':').collect::<Vec<_>>())
+            .find(|f| f.len() > 3 && f[0] == name)
+            .and_then(|f| Some((f[2].parse().ok()?, f[3].parse().ok()?)))
     };
     let (uid, default_gid) = match name.parse::<u32>() {
         Ok(uid) => (uid, uid),
-        Err(_) => lookup(name)
-            .ok_or_else(|| PlatformError::CannotRun(format!("the image's user {name:?} is not in its /etc/passwd")))?,
+        Err(_) => lookup(name).ok_or_else(|| PlatformError::CannotRun(format!("the image's user {name:?} is not in its /etc/passwd")))?,
     };
     let gid = match group {
         Some(g) => g.parse().map_err(|_| PlatformError::CannotRun(format!("the image's group {g:?} is not numeric")))?,
@@ -174,4 +172,3 @@ fn user_ids(user: &str, rootfs: &Path) -> Result<(u32, u32), PlatformError> {
     };
     Ok((uid, gid))
 }
-

@@ -48,24 +48,17 @@ pub fn cache_key(engine: &Engine, wasm: &[u8]) -> String {
 }
 
 /// Load `wasm` from the cache in `dir`, or compile and store it.
-pub fn load_or_compile(
-    engine: &Engine,
-    dir: &Path,
-    wasm: &[u8],
-    origin: &str,
-) -> Result<(Component, CacheOutcome), SandboxError> {
+pub fn load_or_compile(engine: &Engine, dir: &Path, wasm: &[u8], origin: &str) -> Result<(Component, CacheOutcome), SandboxError> {
     let key = cache_key(engine, wasm);
     let artifact = dir.join(format!("{key}.cwasm"));
     let checksum = dir.join(format!("{key}.sha256"));
     if let Some(component) = load_verified(engine, &artifact, &checksum) {
         return Ok((component, CacheOutcome::Loaded));
     }
-    let compiled = engine
-        .precompile_component(wasm)
-        .map_err(|source| SandboxError::Compile { origin: origin.into(), source: source.into() })?;
+    let compiled =
+        engine.precompile_component(wasm).map_err(|source| SandboxError::Compile { origin: origin.into(), source: source.into() })?;
     store(dir, &artifact, &checksum, &compiled)?;
-    let component = deserialize(engine, &compiled)
-        .map_err(|source| SandboxError::Compile { origin: origin.into(), source })?;
+    let component = deserialize(engine, &compiled).map_err(|source| SandboxError::Compile { origin: origin.into(), source })?;
     Ok((component, CacheOutcome::Compiled))
 }
 

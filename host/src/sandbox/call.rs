@@ -129,9 +129,7 @@ impl LoadedBuildpack {
         let contract = contract::check_contract(&sandbox.engine, &component, origin)?;
         let pre = match contract {
             Contract::V0_2 => sandbox.linker.instantiate_pre(&component).and_then(BuildpackComponentPre::new).map(Pre::V0_2),
-            Contract::V0_1 => {
-                sandbox.linker_v0_1.instantiate_pre(&component).and_then(v0_1::BuildpackComponentPre::new).map(Pre::V0_1)
-            }
+            Contract::V0_1 => sandbox.linker_v0_1.instantiate_pre(&component).and_then(v0_1::BuildpackComponentPre::new).map(Pre::V0_1),
         }
         .map_err(|source| SandboxError::Compile { origin: origin.into(), source: source.into() })?;
         Ok(LoadedBuildpack { pre, contract, cache: outcome, origin: origin.into(), watchdog: sandbox.watchdog.clone() })
@@ -140,9 +138,7 @@ impl LoadedBuildpack {
     /// Call `descriptor`: the component's buildpack.toml text. Gets no grants at all.
     pub fn descriptor(&self, limits: &Limits, log: LogSink) -> Result<String, SandboxError> {
         let id = self.origin.clone();
-        self.call(&id, "load", Grants::none(), limits, log, |bindings, store| {
-            bindings.call_descriptor(store).map(Ok)
-        })
+        self.call(&id, "load", Grants::none(), limits, log, |bindings, store| bindings.call_descriptor(store).map(Ok))
     }
 
     /// Call `detect` for buildpack `id` with the given grants.
@@ -154,9 +150,7 @@ impl LoadedBuildpack {
         log: LogSink,
         context: &DetectContext,
     ) -> Result<DetectResult, SandboxError> {
-        self.call(id, "detect", grants, limits, log, |bindings, store| {
-            bindings.call_detect(store, context)
-        })
+        self.call(id, "detect", grants, limits, log, |bindings, store| bindings.call_detect(store, context))
     }
 
     /// Call `build` for buildpack `id` with the given grants.
@@ -168,9 +162,7 @@ impl LoadedBuildpack {
         log: LogSink,
         context: &BuildContext,
     ) -> Result<BuildResult, SandboxError> {
-        self.call(id, "build", grants, limits, log, |bindings, store| {
-            bindings.call_build(store, context)
-        })
+        self.call(id, "build", grants, limits, log, |bindings, store| bindings.call_build(store, context))
     }
 
     fn call<T>(
@@ -226,13 +218,8 @@ impl LoadedBuildpack {
         store.limiter(|s| &mut s.limits);
         let clock = Clock::start(limits);
         // The call's own layers dirs are watched while it runs (see disk_watch).
-        let layers_dirs: Vec<_> = store
-            .data()
-            .writable
-            .iter()
-            .filter(|(guest, _)| guest.starts_with("/layers/"))
-            .map(|(_, host)| host.clone())
-            .collect();
+        let layers_dirs: Vec<_> =
+            store.data().writable.iter().filter(|(guest, _)| guest.starts_with("/layers/")).map(|(_, host)| host.clone()).collect();
         let disk_watch = DiskWatch::start(layers_dirs, limits);
         let disk_tripped = disk_watch.as_ref().map(DiskWatch::tripped);
         store.data_mut().disk_tripped = disk_tripped.clone();
@@ -280,12 +267,7 @@ fn classify_trap(
     output_full: bool,
     limits: &Limits,
 ) -> SandboxError {
-    let exceeded = |limit, detail| SandboxError::LimitExceeded {
-        buildpack: id.into(),
-        phase: phase.into(),
-        limit,
-        detail,
-    };
+    let exceeded = |limit, detail| SandboxError::LimitExceeded { buildpack: id.into(), phase: phase.into(), limit, detail };
     if let Some((limit, detail)) = recorded {
         return exceeded(limit, detail);
     }

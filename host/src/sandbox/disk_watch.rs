@@ -48,10 +48,7 @@ impl DiskWatch {
             let stop = stop.clone();
             let tripped = tripped.clone();
             let measures = measures.clone();
-            std::thread::Builder::new()
-                .name("kiln-disk-watch".into())
-                .spawn(move || watch(dirs, cap, &stop, &tripped, &measures))
-                .ok()?
+            std::thread::Builder::new().name("kiln-disk-watch".into()).spawn(move || watch(dirs, cap, &stop, &tripped, &measures)).ok()?
         };
         Some(DiskWatch { stop, tripped, measures, thread: Some(thread) })
     }

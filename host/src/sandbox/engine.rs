@@ -38,10 +38,8 @@ impl Sandbox {
             // Deep recursion traps with a stack overflow long before it can hurt the host.
             .max_wasm_stack(1 << 20)
             .parallel_compilation(true);
-        let engine = Engine::new(&config).map_err(|source| SandboxError::Compile {
-            origin: "the wasmtime engine configuration".into(),
-            source: source.into(),
-        })?;
+        let engine = Engine::new(&config)
+            .map_err(|source| SandboxError::Compile { origin: "the wasmtime engine configuration".into(), source: source.into() })?;
         let host_imports = |source: wasmtime::Error| SandboxError::Compile { origin: "the host imports".into(), source: source.into() };
         let mut linker: Linker<GuestState> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)

@@ -141,12 +141,7 @@ pub(crate) struct LogBudget<'a> {
 
 impl ExecState {
     /// Run `request` in the jail. `external` reports a limit passed elsewhere (disk watch).
-    pub(crate) fn exec(
-        &self,
-        request: ExecRequest,
-        log: LogBudget<'_>,
-        external: &dyn Fn() -> Option<(Limit, String)>,
-    ) -> ExecOutcome {
+    pub(crate) fn exec(&self, request: ExecRequest, log: LogBudget<'_>, external: &dyn Fn() -> Option<(Limit, String)>) -> ExecOutcome {
         let program = super::text::guest_text(&request.program, 200);
         if let Some(why) = self.grant.policy.refusal(&self.buildpack) {
             return ExecOutcome::Refused(format!("exec of {program} refused: {why}"));

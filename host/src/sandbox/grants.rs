@@ -141,13 +141,11 @@ impl Grants {
                 Access::ReadOnly => FsPerms::ReadOnly,
                 Access::ReadWrite => FsPerms::ReadWrite,
             };
-            builder
-                .preopened_dir(&grant.host_path, &grant.guest_path, perms)
-                .map_err(|source| SandboxError::Grant {
-                    host_path: grant.host_path.clone(),
-                    guest_path: grant.guest_path.clone(),
-                    source: source.into(),
-                })?;
+            builder.preopened_dir(&grant.host_path, &grant.guest_path, perms).map_err(|source| SandboxError::Grant {
+                host_path: grant.host_path.clone(),
+                guest_path: grant.guest_path.clone(),
+                source: source.into(),
+            })?;
         }
         Ok(builder.build())
     }

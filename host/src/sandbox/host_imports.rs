@@ -11,8 +11,8 @@
 use super::bindings::kiln::buildpack::host::{ExecRequest, ExecResult, FetchRequest, FetchResult, Host, LogLevel};
 use super::bindings::v0_1::kiln::buildpack::host as v0_1;
 use super::call::GuestState;
-use crate::fetch::FetchCall;
 use super::error::Limit;
+use crate::fetch::FetchCall;
 
 /// The trap raised when a guest exceeds a limit inside a host call.
 #[derive(Debug)]

@@ -99,12 +99,7 @@ pub(crate) struct Clock {
 
 impl Clock {
     pub(crate) fn start(limits: &Limits) -> Self {
-        Clock {
-            started: Instant::now(),
-            cpu_started: thread_cpu_time(),
-            wall_time: limits.wall_time,
-            cpu_time: limits.cpu_time,
-        }
+        Clock { started: Instant::now(), cpu_started: thread_cpu_time(), wall_time: limits.wall_time, cpu_time: limits.cpu_time }
     }
 
     /// `Some` when a limit is exceeded.

@@ -48,21 +48,10 @@ pub fn stop_at(limits: &Limits) -> Usage {
 
 /// Check what build left: `layers` (its layers dir) plus app growth (`app_after` over
 /// `app_before`).
-pub fn check_written(
-    buildpack: &str,
-    layers: Usage,
-    app_before: Usage,
-    app_after: Usage,
-    limits: &Limits,
-) -> Result<(), SandboxError> {
+pub fn check_written(buildpack: &str, layers: Usage, app_before: Usage, app_after: Usage, limits: &Limits) -> Result<(), SandboxError> {
     let files = layers.files + app_after.files.saturating_sub(app_before.files);
     let bytes = layers.bytes + app_after.bytes.saturating_sub(app_before.bytes);
-    let exceeded = |limit, detail| SandboxError::LimitExceeded {
-        buildpack: buildpack.into(),
-        phase: "build".into(),
-        limit,
-        detail,
-    };
+    let exceeded = |limit, detail| SandboxError::LimitExceeded { buildpack: buildpack.into(), phase: "build".into(), limit, detail };
     if files > limits.files {
         return Err(exceeded(Limit::Files, format!("limit {} files, wrote more than that to its layers and the app dir", limits.files)));
     }

@@ -169,8 +169,7 @@ impl<'a> Output<'a> {
             Existing::Nothing => {}
         }
         let source_path = self.dest.join(source.relative());
-        let mut file =
-            File::open(&source_path).map_err(|e| self.error(format_args!("cannot read {}: {e}", source_path.display())))?;
+        let mut file = File::open(&source_path).map_err(|e| self.error(format_args!("cannot read {}: {e}", source_path.display())))?;
         self.write_file(&name, &path, mode, &mut file)
     }
 

@@ -45,17 +45,20 @@ fn an_existing_directory_is_never_replaced_and_links_replace_only_links() {
     fs::write(&outside, "outside").unwrap();
     std::os::unix::fs::symlink(&outside, dest.join("file-over-link")).unwrap();
     let archive = dir.path().join("a.tar");
-    write_tar(&archive, &[
-        ("real", ::tar::EntryType::Symlink, "elsewhere", b""),
-        ("file-over-link", ::tar::EntryType::Regular, "", b"new"),
-        ("link-to-real", ::tar::EntryType::Symlink, "real", b""),
-        ("link-to-real/x.txt", ::tar::EntryType::Regular, "", b"through"),
-    ]);
+    write_tar(
+        &archive,
+        &[
+            ("real", ::tar::EntryType::Symlink, "elsewhere", b""),
+            ("file-over-link", ::tar::EntryType::Regular, "", b"new"),
+            ("link-to-real", ::tar::EntryType::Symlink, "real", b""),
+            ("link-to-real/x.txt", ::tar::EntryType::Regular, "", b"through"),
+        ],
+    );
     let done = extract_tar(&archive, &dest, &ExtractOptions::default()).unwrap();
-    assert_eq!(done.skipped, [
-        "real: a directory is in the way",
-        "link-to-real/x.txt: link-to-real is a symlink; nothing is written through a symlink",
-    ]);
+    assert_eq!(
+        done.skipped,
+        ["real: a directory is in the way", "link-to-real/x.txt: link-to-real is a symlink; nothing is written through a symlink",]
+    );
     assert_eq!(fs::read_to_string(dest.join("real/keep.txt")).unwrap(), "kept");
     assert!(fs::symlink_metadata(dest.join("file-over-link")).unwrap().is_file(), "the link itself was replaced");
     assert_eq!(fs::read_to_string(dest.join("file-over-link")).unwrap(), "new");

@@ -165,11 +165,8 @@ pub fn walk(root: &Path) -> Vec<PathBuf> {
 /// finding one anywhere in kiln's output or an image means the host file leaked.
 pub fn host_passwd_lines() -> Vec<String> {
     let text = fs::read_to_string("/etc/passwd").expect("the host has an /etc/passwd");
-    let lines: Vec<String> = text
-        .lines()
-        .filter(|l| !l.trim().is_empty() && !kiln_tests::rootfs::PASSWD.contains(*l))
-        .map(str::to_string)
-        .collect();
+    let lines: Vec<String> =
+        text.lines().filter(|l| !l.trim().is_empty() && !kiln_tests::rootfs::PASSWD.contains(*l)).map(str::to_string).collect();
     assert!(!lines.is_empty(), "the host's /etc/passwd is identical to the run image's; nothing to detect a leak with");
     lines
 }

@@ -48,36 +48,56 @@ fn evil_archive_entries_stay_inside_their_layers_and_bombs_stop_at_the_cap() {
 
     // What each archive's hostile entries became, exactly (refused by the SDK's rules, not
     // by WASI: every reason is the extractor's own).
-    assert_eq!(skipped("tar-slip"), [
-        format!("../../{m}-slip: '..' climbs out of the destination"),
-        format!("../../../../../../../../tmp/{m}-tmp: '..' climbs out of the destination"),
-        format!("/abs/{m}-abs: absolute path"),
-        format!("ok/../../{m}-climb: '..' climbs out of the destination"),
-        format!("ok/{m}-dev: character device entries are not extracted"),
-        format!("ok/{m}-fifo: FIFO entries are not extracted"),
-    ], "{}", out.run);
+    assert_eq!(
+        skipped("tar-slip"),
+        [
+            format!("../../{m}-slip: '..' climbs out of the destination"),
+            format!("../../../../../../../../tmp/{m}-tmp: '..' climbs out of the destination"),
+            format!("/abs/{m}-abs: absolute path"),
+            format!("ok/../../{m}-climb: '..' climbs out of the destination"),
+            format!("ok/{m}-dev: character device entries are not extracted"),
+            format!("ok/{m}-fifo: FIFO entries are not extracted"),
+        ],
+        "{}",
+        out.run
+    );
     assert!(case("tar-slip").starts_with("ok files=2 bytes=43 skipped=6"), "{}", out.run);
-    assert_eq!(skipped("tar-links"), [
-        "root: symlink not created: absolute link target /".to_string(),
-        "up: symlink not created: link target ../../.. points outside the destination".to_string(),
-        format!("dot/{m}-via-dot: dot is a symlink; nothing is written through a symlink"),
-        "twostep: symlink not created: link target dot/../.. has '..' after a name".to_string(),
-        "hard-passwd: hard link target /etc/passwd: absolute path".to_string(),
-        "hard-up: hard link target ../../../../etc/passwd: '..' climbs out of the destination".to_string(),
-        "hard-link: hard link target ok/inside is not an extracted regular file".to_string(),
-    ], "{}", out.run);
+    assert_eq!(
+        skipped("tar-links"),
+        [
+            "root: symlink not created: absolute link target /".to_string(),
+            "up: symlink not created: link target ../../.. points outside the destination".to_string(),
+            format!("dot/{m}-via-dot: dot is a symlink; nothing is written through a symlink"),
+            "twostep: symlink not created: link target dot/../.. has '..' after a name".to_string(),
+            "hard-passwd: hard link target /etc/passwd: absolute path".to_string(),
+            "hard-up: hard link target ../../../../etc/passwd: '..' climbs out of the destination".to_string(),
+            "hard-link: hard link target ok/inside is not an extracted regular file".to_string(),
+        ],
+        "{}",
+        out.run
+    );
     assert_eq!(case("tar-links"), "ok files=4 bytes=32 skipped=7", "{}", out.run);
-    assert_eq!(skipped("tar-prelinked"), [
-        "via-pre: symlink not created: it goes through the symlink pre: link target ../../../.. points outside the destination"
-            .to_string(),
-        format!("pre/{m}-through: pre is a symlink; nothing is written through a symlink"),
-    ], "{}", out.run);
+    assert_eq!(
+        skipped("tar-prelinked"),
+        [
+            "via-pre: symlink not created: it goes through the symlink pre: link target ../../../.. points outside the destination"
+                .to_string(),
+            format!("pre/{m}-through: pre is a symlink; nothing is written through a symlink"),
+        ],
+        "{}",
+        out.run
+    );
     assert_eq!(case("tar-prelinked"), "ok files=1 bytes=9 skipped=2", "{}", out.run);
-    assert_eq!(skipped("zip-slip"), [
-        format!("../../{m}-zip-slip: '..' climbs out of the destination"),
-        format!("/abs/{m}-zip-abs: absolute path"),
-        "evil-link: symlink not created: link target ../../../../etc points outside the destination".to_string(),
-    ], "{}", out.run);
+    assert_eq!(
+        skipped("zip-slip"),
+        [
+            format!("../../{m}-zip-slip: '..' climbs out of the destination"),
+            format!("/abs/{m}-zip-abs: absolute path"),
+            "evil-link: symlink not created: link target ../../../../etc points outside the destination".to_string(),
+        ],
+        "{}",
+        out.run
+    );
     assert_eq!(case("zip-slip"), "ok files=3 bytes=48 skipped=3", "{}", out.run);
     for ok in ["xz-ok", "deb-ok"] {
         assert!(case(ok).starts_with("ok files=2 ") && case(ok).ends_with(" skipped=0"), "{ok}: {}", out.run);
@@ -104,11 +124,16 @@ fn evil_archive_entries_stay_inside_their_layers_and_bombs_stop_at_the_cap() {
     // In the guest, the only names holding the marker are the contained files.
     let mut found: Vec<&str> = lines.iter().filter_map(|l| l.strip_prefix("FOUND ")).collect();
     found.sort();
-    assert_eq!(found, [
-        format!("{LAYERS}/tar-links/root/etc/{m}-evil"),
-        format!("{LAYERS}/tar-links/up/{m}-evil"),
-        format!("{LAYERS}/zip-slip/evil-link/{m}-zip-evil"),
-    ], "{}", out.run);
+    assert_eq!(
+        found,
+        [
+            format!("{LAYERS}/tar-links/root/etc/{m}-evil"),
+            format!("{LAYERS}/tar-links/up/{m}-evil"),
+            format!("{LAYERS}/zip-slip/evil-link/{m}-zip-evil"),
+        ],
+        "{}",
+        out.run
+    );
 
     // On the host: nothing anywhere near kiln's dirs, the sentinel untouched.
     let mut near: Vec<PathBuf> = walk(t.home.path()).into_iter().chain(walk(t.app())).collect();
@@ -180,7 +205,12 @@ fn evil_archive_entries_stay_inside_their_layers_and_bombs_stop_at_the_cap() {
     assert_eq!(file("deb-ok", "usr/bin/hello"), (true, "#!/bin/sh\necho hello\n".into()));
     assert_eq!(file("deb-ok", "usr/share/doc/hello/copyright"), (false, "public domain\n".into()));
     assert_eq!(link("deb-ok", "usr/bin/hi"), "hello");
-    assert_eq!(layers["deb-ok"].len(), 8, "usr, usr/bin, usr/share, usr/share/doc, usr/share/doc/hello, two files and a link: {:?}", layers["deb-ok"]);
+    assert_eq!(
+        layers["deb-ok"].len(),
+        8,
+        "usr, usr/bin, usr/share, usr/share/doc, usr/share/doc/hello, two files and a link: {:?}",
+        layers["deb-ok"]
+    );
 }
 
 /// Every case layer's entries by path inside the layer, read from the exported image's
@@ -193,7 +223,8 @@ fn case_layers(t: &Hostile, m: &str) -> BTreeMap<String, BTreeMap<String, Entry>
     let lifecycle: serde_json::Value = serde_json::from_str(label).unwrap();
     let diff_ids: Vec<&str> = config["rootfs"]["diff_ids"].as_array().unwrap().iter().map(|d| d.as_str().unwrap()).collect();
     let manifest: serde_json::Value = serde_json::from_slice(&skopeo_inspect_raw(&store, "app:latest")).unwrap();
-    let blob = |index: usize| store.join("blobs/sha256").join(manifest["layers"][index]["digest"].as_str().unwrap().trim_start_matches("sha256:"));
+    let blob =
+        |index: usize| store.join("blobs/sha256").join(manifest["layers"][index]["digest"].as_str().unwrap().trim_start_matches("sha256:"));
 
     let bp = lifecycle["buildpacks"].as_array().unwrap().iter().find(|b| b["key"] == ID).expect("the buildpack is in the metadata");
     let mut layers = BTreeMap::new();
@@ -246,7 +277,8 @@ fn read_layer(blob: &Path) -> Vec<(String, tar::EntryType, u32, Option<String>, 
     let mut out = Vec::new();
     for entry in archive.entries().unwrap() {
         let mut entry = entry.unwrap();
-        let path = entry.path().unwrap().to_string_lossy().trim_start_matches("./").trim_start_matches('/').trim_end_matches('/').to_string();
+        let path =
+            entry.path().unwrap().to_string_lossy().trim_start_matches("./").trim_start_matches('/').trim_end_matches('/').to_string();
         let kind = entry.header().entry_type();
         let mode = entry.header().mode().unwrap();
         let link = entry.link_name().unwrap().map(|l| l.to_string_lossy().into_owned());

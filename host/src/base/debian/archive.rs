@@ -47,12 +47,7 @@ impl Archive {
             .timeout(Duration::from_secs(600))
             .build()
             .map_err(|e| format!("cannot set up the HTTP client: {e}"))?;
-        Ok(Archive {
-            base: base.trim_end_matches('/').to_owned(),
-            cache: DownloadCache::at(cache),
-            client,
-            stats: ArchiveStats::default(),
-        })
+        Ok(Archive { base: base.trim_end_matches('/').to_owned(), cache: DownloadCache::at(cache), client, stats: ArchiveStats::default() })
     }
 
     /// The archive's base URL.
@@ -111,10 +106,8 @@ impl Archive {
         if !response.status().is_success() {
             return Err(format!("GET {url}: HTTP {}", response.status()));
         }
-        let mut tmp = self
-            .cache
-            .temp_file()
-            .map_err(|e| format!("cannot create a temporary file in {}: {e}", self.cache.root().display()))?;
+        let mut tmp =
+            self.cache.temp_file().map_err(|e| format!("cannot create a temporary file in {}: {e}", self.cache.root().display()))?;
         let mut hasher = digest.hasher();
         let mut received = 0u64;
         let mut buf = vec![0u8; 256 * 1024];

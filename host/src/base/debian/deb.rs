@@ -35,17 +35,13 @@ pub fn unpack_deb(deb: &Path, rootfs: &Path) -> Result<ExtractStats, String> {
             ".xz" => Box::new(liblzma::read::XzDecoder::new_multi_decoder(BufReader::new(entry))),
             ".gz" => Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(entry))),
             ".zst" => Box::new(
-                ruzstd::decoding::StreamingDecoder::new(BufReader::new(entry))
-                    .map_err(|e| format!("{}: {name}: {e}", deb.display()))?,
+                ruzstd::decoding::StreamingDecoder::new(BufReader::new(entry)).map_err(|e| format!("{}: {name}: {e}", deb.display()))?,
             ),
             other => {
                 return Err(format!("{}: unsupported data compression data.tar{other}", deb.display()));
             }
         };
-        let label = deb.with_file_name(format!(
-            "{}!{name}",
-            deb.file_name().and_then(|n| n.to_str()).unwrap_or("package.deb")
-        ));
+        let label = deb.with_file_name(format!("{}!{name}", deb.file_name().and_then(|n| n.to_str()).unwrap_or("package.deb")));
         return extract_tar(reader, &label, rootfs).map_err(|e| e.to_string());
     }
     Err(format!("{} has no data.tar member", deb.display()))

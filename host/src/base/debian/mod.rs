@@ -49,17 +49,14 @@ use release::Release;
 
 /// The packages of a default Debian run image: a C/C++ runtime, zlib, CA certificates, time
 /// zones, and a static busybox for `/bin/sh`.
-pub const DEFAULT_PACKAGES: &[&str] =
-    &["libc6", "libgcc-s1", "libstdc++6", "zlib1g", "ca-certificates", "tzdata", "busybox-static"];
+pub const DEFAULT_PACKAGES: &[&str] = &["libc6", "libgcc-s1", "libstdc++6", "zlib1g", "ca-certificates", "tzdata", "busybox-static"];
 
 /// Errors of building a Debian run image; each says what could not be done.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DebianError {
     /// No apt source serves the suite, and no `--mirror` was given.
-    #[error(
-        "no apt source in {etc_apt} serves {suite} main; pass --mirror URL (e.g. http://deb.debian.org/debian)"
-    )]
+    #[error("no apt source in {etc_apt} serves {suite} main; pass --mirror URL (e.g. http://deb.debian.org/debian)")]
     NoSource {
         /// The suite asked for.
         suite: String,
@@ -266,8 +263,7 @@ impl DebianBase {
             .map_err(|e| DebianError::Rootfs(format!("cannot create a dir in {}: {e}", self.work_dir.display())))?;
         let rootfs = work.path().join("rootfs");
         for (package, deb) in &debs {
-            deb::unpack_deb(deb, &rootfs)
-                .map_err(|reason| DebianError::Unpack { package: package.name.clone(), reason })?;
+            deb::unpack_deb(deb, &rootfs).map_err(|reason| DebianError::Unpack { package: package.name.clone(), reason })?;
         }
         let codename = release.codename.clone().unwrap_or_else(|| self.suite.clone());
         let version_id = release.major_version().unwrap_or("").to_owned();
@@ -321,10 +317,8 @@ impl DebianBase {
         let (text, verified) = match (inrelease, self.verify_signature) {
             (Some(bytes), true) => {
                 let text = String::from_utf8_lossy(&bytes);
-                let signed = release::verify_inrelease(&text, keyrings).map_err(|reason| DebianError::Signature {
-                    url: archive.url(&format!("{dists}/InRelease")),
-                    reason,
-                })?;
+                let signed = release::verify_inrelease(&text, keyrings)
+                    .map_err(|reason| DebianError::Signature { url: archive.url(&format!("{dists}/InRelease")), reason })?;
                 (signed, true)
             }
             (Some(bytes), false) => (release::unverified_inrelease_text(&String::from_utf8_lossy(&bytes)), false),
@@ -345,8 +339,7 @@ impl DebianBase {
         if !verified {
             tracing::warn!("the Release file's signature is not checked (--no-verify-signature): trusting the transport");
         }
-        let release = Release::parse(&text)
-            .map_err(|reason| DebianError::InvalidIndex { what: format!("{dists}/Release"), reason })?;
+        let release = Release::parse(&text).map_err(|reason| DebianError::InvalidIndex { what: format!("{dists}/Release"), reason })?;
         if let Some(codename) = &release.codename
             && codename != &self.suite
             && release.suite.as_deref() != Some(self.suite.as_str())
@@ -363,11 +356,7 @@ impl DebianBase {
     /// the same (signed) `Packages` file before, else by fetching and parsing the index.
     fn resolve(&self, archive: &Archive, release: &Release) -> Result<ResolvedSet, DebianError> {
         let (name, file) = self.index_file(release)?;
-        let key = ResolutionKey {
-            index_sha256: &file.sha256,
-            requested: &self.packages,
-            exclude: &self.exclude,
-        };
+        let key = ResolutionKey { index_sha256: &file.sha256, requested: &self.packages, exclude: &self.exclude };
         let key = serde_json::to_vec(&key).map(|json| hex::encode(Sha256::digest(json))).unwrap_or_default();
         let cached = self.cache_dir.join("resolved").join(format!("{key}.json"));
         if let Some(set) = std::fs::read(&cached).ok().and_then(|b| serde_json::from_slice::<ResolvedSet>(&b).ok()) {
@@ -412,36 +401,23 @@ impl DebianBase {
 
     fn fetch_index(&self, archive: &Archive, name: &str, file: &release::ReleaseFile) -> Result<PackageIndex, DebianError> {
         let what = format!("dists/{}/{name}", self.suite);
-        let path = archive
-            .fetch_verified(&format!("dists/{}/{name}", self.suite), &file.sha256, file.size)
-            .map_err(DebianError::Fetch)?;
+        let path = archive.fetch_verified(&format!("dists/{}/{name}", self.suite), &file.sha256, file.size).map_err(DebianError::Fetch)?;
         let text = decompress(&path, name).map_err(|reason| DebianError::InvalidIndex { what: what.clone(), reason })?;
         PackageIndex::parse(&text).map_err(|reason| DebianError::InvalidIndex { what, reason })
     }
 
-    fn image_options(
-        &self,
-        resolution: &ResolvedSet,
-        distro: &rootfs::Distro<'_>,
-    ) -> Result<BaseImageOptions, DebianError> {
+    fn image_options(&self, resolution: &ResolvedSet, distro: &rootfs::Distro<'_>) -> Result<BaseImageOptions, DebianError> {
         let metadata = BaseMetadata {
             distro: DistroMetadata { name: distro.id, version: distro.version_id, codename: distro.codename },
             packages: resolution
                 .packages
                 .iter()
-                .map(|p| PackageMetadata {
-                    name: &p.name,
-                    version: &p.version,
-                    architecture: &p.architecture,
-                    sha256: &p.sha256,
-                })
+                .map(|p| PackageMetadata { name: &p.name, version: &p.version, architecture: &p.architecture, sha256: &p.sha256 })
                 .collect(),
             excluded: &resolution.excluded,
         };
-        let metadata = serde_json::to_string(&metadata).map_err(|source| ImageError::InvalidJson {
-            what: format!("label {BASE_METADATA_LABEL}"),
-            source,
-        })?;
+        let metadata = serde_json::to_string(&metadata)
+            .map_err(|source| ImageError::InvalidJson { what: format!("label {BASE_METADATA_LABEL}"), source })?;
         let mut options = BaseImageOptions {
             user: rootfs::CNB_USER.to_owned(),
             id: Some(self.id.clone().unwrap_or_else(|| format!("kiln/debian-{}", self.suite))),

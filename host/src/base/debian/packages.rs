@@ -103,9 +103,7 @@ impl PackageIndex {
                 return Ok(());
             }
             if p.name.is_empty() || p.version.is_empty() || p.filename.is_empty() {
-                return Err(format!(
-                    "the stanza ending at line {line_no} lacks Package, Version or Filename"
-                ));
+                return Err(format!("the stanza ending at line {line_no} lacks Package, Version or Filename"));
             }
             if p.sha256.len() != 64 || !p.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return Err(format!("package {} has no valid SHA256", p.name));
@@ -139,9 +137,7 @@ impl PackageIndex {
                 "Filename" => current.filename = value.to_owned(),
                 "SHA256" => current.sha256 = value.to_ascii_lowercase(),
                 "Size" => {
-                    current.size = value
-                        .parse()
-                        .map_err(|_| format!("line {line_no}: invalid Size {value:?}"))?;
+                    current.size = value.parse().map_err(|_| format!("line {line_no}: invalid Size {value:?}"))?;
                 }
                 "Depends" => current.depends = value.to_owned(),
                 "Pre-Depends" => current.pre_depends = value.to_owned(),
@@ -287,8 +283,7 @@ SHA256: 8888888888888888888888888888888888888888888888888888888888888888
     #[test]
     fn parses_relations() {
         let rel = parse_relations("gawk | awk, libc6 (>= 9.0) [amd64] <!nocheck>, libc6:any, debconf (>= 0.5) | debconf-2.0");
-        let names: Vec<Vec<&str>> =
-            rel.iter().map(|g| g.iter().map(|r| r.name.as_str()).collect()).collect();
+        let names: Vec<Vec<&str>> = rel.iter().map(|g| g.iter().map(|r| r.name.as_str()).collect()).collect();
         assert_eq!(names, [vec!["gawk", "awk"], vec!["libc6"], vec!["libc6"], vec!["debconf", "debconf-2.0"]]);
         assert_eq!(rel[1][0].version, Some((">=".to_owned(), "9.0".to_owned())));
         assert_eq!(rel[0][0].version, None);

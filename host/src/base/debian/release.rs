@@ -55,9 +55,7 @@ impl Release {
                         return Err(format!("malformed SHA256 hash in {line:?}"));
                     }
                     let size = size.parse().map_err(|_| format!("malformed size in {line:?}"))?;
-                    release
-                        .sha256
-                        .insert(path.to_owned(), ReleaseFile { sha256: hash.to_ascii_lowercase(), size });
+                    release.sha256.insert(path.to_owned(), ReleaseFile { sha256: hash.to_ascii_lowercase(), size });
                 }
                 continue;
             }
@@ -98,8 +96,8 @@ pub const DEFAULT_KEYRING: &str = "/usr/share/keyrings/debian-archive-keyring.gp
 /// (binary or armored OpenPGP keyring files) and returns the signed text with `\n` line
 /// endings. Fails when no signature verifies with any primary key or subkey.
 pub fn verify_inrelease(inrelease: &str, keyrings: &[PathBuf]) -> Result<String, String> {
-    let (message, _) = CleartextSignedMessage::from_string(inrelease)
-        .map_err(|e| format!("it is not an OpenPGP cleartext-signed message: {e}"))?;
+    let (message, _) =
+        CleartextSignedMessage::from_string(inrelease).map_err(|e| format!("it is not an OpenPGP cleartext-signed message: {e}"))?;
     let mut keys = Vec::new();
     for path in keyrings {
         keys.extend(read_keyring(path)?);
@@ -107,10 +105,9 @@ pub fn verify_inrelease(inrelease: &str, keyrings: &[PathBuf]) -> Result<String,
     if keys.is_empty() {
         return Err("the keyrings hold no public key".to_owned());
     }
-    let verified = keys.iter().any(|key| {
-        message.verify(&key.primary_key).is_ok()
-            || key.public_subkeys.iter().any(|sub| message.verify(&sub.key).is_ok())
-    });
+    let verified = keys
+        .iter()
+        .any(|key| message.verify(&key.primary_key).is_ok() || key.public_subkeys.iter().any(|sub| message.verify(&sub.key).is_ok()));
     if !verified {
         let names: Vec<String> = keyrings.iter().map(|p| p.display().to_string()).collect();
         return Err(format!("no signature verifies with a key of {}", names.join(", ")));
@@ -120,8 +117,8 @@ pub fn verify_inrelease(inrelease: &str, keyrings: &[PathBuf]) -> Result<String,
 
 fn read_keyring(path: &Path) -> Result<Vec<SignedPublicKey>, String> {
     let file = File::open(path).map_err(|e| format!("cannot read keyring {}: {e}", path.display()))?;
-    let (keys, _) = SignedPublicKey::from_reader_many(BufReader::new(file))
-        .map_err(|e| format!("cannot parse keyring {}: {e}", path.display()))?;
+    let (keys, _) =
+        SignedPublicKey::from_reader_many(BufReader::new(file)).map_err(|e| format!("cannot parse keyring {}: {e}", path.display()))?;
     // A keyring may hold keys this OpenPGP implementation cannot parse (old algorithms);
     // they are skipped, the others still count.
     Ok(keys.filter_map(Result::ok).collect())
@@ -174,10 +171,7 @@ SHA256:
         assert_eq!(r.sha256.len(), 2);
         assert_eq!(
             r.sha256["main/binary-amd64/Packages.xz"],
-            ReleaseFile {
-                sha256: "9e0b5aabb2465b3d2e7a7fe27f9913846277833f7a2826e7767acccff5b588c5".into(),
-                size: 8790396
-            }
+            ReleaseFile { sha256: "9e0b5aabb2465b3d2e7a7fe27f9913846277833f7a2826e7767acccff5b588c5".into(), size: 8790396 }
         );
         assert!(Release::parse("Origin: Debian\n").unwrap_err().contains("SHA256"));
         assert!(Release::parse("SHA256:\n xyz 1 a\n").is_err());

@@ -49,16 +49,8 @@ pub struct Resolution<'a> {
 
 /// Resolves `requested` and its dependency closure in `index`, leaving out `exclude`
 /// (a requested name is never excluded). See the module docs for the rules.
-pub fn resolve<'a>(
-    index: &'a PackageIndex,
-    requested: &[String],
-    exclude: &BTreeSet<String>,
-) -> Result<Resolution<'a>, String> {
-    let exclude: BTreeSet<&str> = exclude
-        .iter()
-        .map(String::as_str)
-        .filter(|e| !requested.iter().any(|r| r == e))
-        .collect();
+pub fn resolve<'a>(index: &'a PackageIndex, requested: &[String], exclude: &BTreeSet<String>) -> Result<Resolution<'a>, String> {
+    let exclude: BTreeSet<&str> = exclude.iter().map(String::as_str).filter(|e| !requested.iter().any(|r| r == e)).collect();
     let mut chosen: BTreeMap<&str, &Package> = BTreeMap::new();
     let mut provided: HashMap<String, &'a str> = HashMap::new();
     let mut excluded = BTreeSet::new();
@@ -106,10 +98,7 @@ pub fn resolve<'a>(
             }
             let pick = group.iter().find_map(|alt| Some((alt, index.get(&alt.name)?))).or_else(|| {
                 group.iter().find_map(|alt| {
-                    let provider = index
-                        .providers(&alt.name)
-                        .iter()
-                        .find(|p| !exclude.contains(p.as_str()))?;
+                    let provider = index.providers(&alt.name).iter().find(|p| !exclude.contains(p.as_str()))?;
                     Some((alt, index.get(provider)?))
                 })
             });
@@ -120,26 +109,14 @@ pub fn resolve<'a>(
                     }
                     choose(p, &mut chosen, &mut provided, &mut queue);
                 }
-                None => warnings.push(format!(
-                    "{} requires {}, which nothing in the index provides",
-                    package.name,
-                    describe(&group)
-                )),
+                None => warnings.push(format!("{} requires {}, which nothing in the index provides", package.name, describe(&group))),
             }
         }
     }
-    Ok(Resolution {
-        packages: chosen.into_values().collect(),
-        excluded: excluded.into_iter().collect(),
-        warnings,
-    })
+    Ok(Resolution { packages: chosen.into_values().collect(), excluded: excluded.into_iter().collect(), warnings })
 }
 
-fn provided_by<'a>(
-    provided: &HashMap<String, &str>,
-    chosen: &BTreeMap<&str, &'a Package>,
-    name: &str,
-) -> Option<&'a Package> {
+fn provided_by<'a>(provided: &HashMap<String, &str>, chosen: &BTreeMap<&str, &'a Package>, name: &str) -> Option<&'a Package> {
     chosen.get(provided.get(name)?).copied()
 }
 
@@ -171,10 +148,8 @@ fn check_version(by: &Package, relation: &Relation, chosen: &Package, warnings: 
         _ => true,
     };
     if !ok {
-        warnings.push(format!(
-            "{} requires {} ({op} {wanted}) but the index has {}; using it anyway",
-            by.name, relation.name, chosen.version
-        ));
+        warnings
+            .push(format!("{} requires {} ({op} {wanted}) but the index has {}; using it anyway", by.name, relation.name, chosen.version));
     }
 }
 
@@ -194,9 +169,7 @@ pub fn compare_versions(a: &str, b: &str) -> Ordering {
     }
     let (ea, ua, ra) = split(a);
     let (eb, ub, rb) = split(b);
-    ea.cmp(&eb)
-        .then_with(|| verrevcmp(ua.as_bytes(), ub.as_bytes()))
-        .then_with(|| verrevcmp(ra.as_bytes(), rb.as_bytes()))
+    ea.cmp(&eb).then_with(|| verrevcmp(ua.as_bytes(), ub.as_bytes())).then_with(|| verrevcmp(ra.as_bytes(), rb.as_bytes()))
 }
 
 fn order(c: Option<&u8>) -> i32 {

@@ -71,21 +71,16 @@ fn write(root: &Path, rel: &str, contents: &[u8], mode: u32) -> Result<(), Strin
     parents(root, rel)?;
     let path = root.join(rel);
     clear(&path)?;
-    let mut file = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&path)
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    let mut file =
+        fs::OpenOptions::new().write(true).create_new(true).open(&path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     file.write_all(contents).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    fs::set_permissions(&path, fs::Permissions::from_mode(mode))
-        .map_err(|e| format!("cannot set the mode of {}: {e}", path.display()))
+    fs::set_permissions(&path, fs::Permissions::from_mode(mode)).map_err(|e| format!("cannot set the mode of {}: {e}", path.display()))
 }
 
 fn make_dir(root: &Path, rel: &str, mode: u32) -> Result<(), String> {
     parents(root, &format!("{rel}/x"))?;
     let path = root.join(rel);
-    fs::set_permissions(&path, fs::Permissions::from_mode(mode))
-        .map_err(|e| format!("cannot set the mode of {}: {e}", path.display()))
+    fs::set_permissions(&path, fs::Permissions::from_mode(mode)).map_err(|e| format!("cannot set the mode of {}: {e}", path.display()))
 }
 
 fn link(root: &Path, target: &str, rel: &str) -> Result<(), String> {
@@ -102,17 +97,16 @@ pub fn finish_rootfs(rootfs: &Path, packages: &[&Package], distro: &Distro<'_>) 
     fs::create_dir_all(rootfs).map_err(|e| format!("cannot create {}: {e}", rootfs.display()))?;
     fs::set_permissions(rootfs, fs::Permissions::from_mode(0o755))
         .map_err(|e| format!("cannot set the mode of {}: {e}", rootfs.display()))?;
-    write(rootfs, "etc/passwd",
+    write(
+        rootfs,
+        "etc/passwd",
         b"root:x:0:0:root:/root:/bin/sh\n\
           cnb:x:1000:1000:cnb:/home/cnb:/bin/sh\n\
           nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
         0o644,
     )?;
     write(rootfs, "etc/group", b"root:x:0:\ncnb:x:1000:\nnogroup:x:65534:\n", 0o644)?;
-    write(rootfs, "etc/nsswitch.conf",
-        b"passwd: files\ngroup: files\nshadow: files\nhosts: files dns\nnetworks: files\n",
-        0o644,
-    )?;
+    write(rootfs, "etc/nsswitch.conf", b"passwd: files\ngroup: files\nshadow: files\nhosts: files dns\nnetworks: files\n", 0o644)?;
     make_dir(rootfs, "root", 0o700)?;
     make_dir(rootfs, "home", 0o755)?;
     make_dir(rootfs, "home/cnb", 0o1777)?;
@@ -160,9 +154,8 @@ pub fn finish_rootfs(rootfs: &Path, packages: &[&Package], distro: &Distro<'_>) 
     let busybox = rootfs.join("bin/busybox");
     if fs::symlink_metadata(&busybox).is_ok_and(|m| m.is_file()) {
         for applet in BUSYBOX_APPLETS {
-            let taken = ["bin", "usr/bin", "sbin", "usr/sbin"]
-                .iter()
-                .any(|dir| fs::symlink_metadata(rootfs.join(dir).join(applet)).is_ok());
+            let taken =
+                ["bin", "usr/bin", "sbin", "usr/sbin"].iter().any(|dir| fs::symlink_metadata(rootfs.join(dir).join(applet)).is_ok());
             if !taken {
                 link(rootfs, "busybox", &format!("bin/{applet}"))?;
             }
@@ -195,7 +188,13 @@ mod tests {
         fs::write(root.join("usr/share/ca-certificates/mozilla/notes.txt"), "x").unwrap();
         fs::create_dir_all(root.join("bin")).unwrap();
         fs::write(root.join("bin/busybox"), "elf").unwrap();
-        let pkgs = [Package { name: "busybox-static".into(), version: "1:1.35".into(), architecture: "amd64".into(), source: Some("busybox".into()), ..Package::default() }];
+        let pkgs = [Package {
+            name: "busybox-static".into(),
+            version: "1:1.35".into(),
+            architecture: "amd64".into(),
+            source: Some("busybox".into()),
+            ..Package::default()
+        }];
         let refs: Vec<&Package> = pkgs.iter().collect();
         finish_rootfs(&root, &refs, &Distro { id: "debian", version_id: "12", codename: "bookworm" }).unwrap();
 

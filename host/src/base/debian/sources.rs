@@ -56,11 +56,8 @@ pub fn parse_one_line(text: &str) -> Vec<AptSource> {
         let (Some(uri), Some(suite)) = (words.next(), words.next()) else {
             continue;
         };
-        let signed_by = options
-            .split_whitespace()
-            .filter_map(|o| o.strip_prefix("signed-by="))
-            .map(PathBuf::from)
-            .find(|p| p.is_absolute());
+        let signed_by =
+            options.split_whitespace().filter_map(|o| o.strip_prefix("signed-by=")).map(PathBuf::from).find(|p| p.is_absolute());
         sources.push(AptSource {
             uri: uri.trim_end_matches('/').to_owned(),
             suites: vec![suite.to_owned()],
@@ -93,15 +90,11 @@ pub fn parse_deb822(text: &str) -> Vec<AptSource> {
             }
         }
         let get = |key: &str| fields.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
-        let words = |key: &str| -> Vec<String> {
-            get(key).map(|v| v.split_whitespace().map(str::to_owned).collect()).unwrap_or_default()
-        };
+        let words = |key: &str| -> Vec<String> { get(key).map(|v| v.split_whitespace().map(str::to_owned).collect()).unwrap_or_default() };
         if !words("types").iter().any(|t| t == "deb") || get("enabled").is_some_and(is_false) {
             continue;
         }
-        let signed_by = get("signed-by")
-            .filter(|v| !v.contains('\n') && v.starts_with('/'))
-            .map(PathBuf::from);
+        let signed_by = get("signed-by").filter(|v| !v.contains('\n') && v.starts_with('/')).map(PathBuf::from);
         for uri in words("uris") {
             sources.push(AptSource {
                 uri: uri.trim_end_matches('/').to_owned(),
@@ -123,15 +116,8 @@ fn is_false(value: &str) -> bool {
 /// `sources.list`, then `sources.list.d/` files sorted by name (`*.list` and `*.sources`;
 /// other files, e.g. `*.disabled`, are ignored). Unreadable files are skipped.
 pub fn read_apt_sources(etc_apt: &Path) -> Vec<AptSource> {
-    let mut sources = fs::read_to_string(etc_apt.join("sources.list"))
-        .map(|t| parse_one_line(&t))
-        .unwrap_or_default();
-    let mut parts: Vec<PathBuf> = fs::read_dir(etc_apt.join("sources.list.d"))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .collect();
+    let mut sources = fs::read_to_string(etc_apt.join("sources.list")).map(|t| parse_one_line(&t)).unwrap_or_default();
+    let mut parts: Vec<PathBuf> = fs::read_dir(etc_apt.join("sources.list.d")).into_iter().flatten().flatten().map(|e| e.path()).collect();
     parts.sort();
     for path in parts {
         let Ok(text) = fs::read_to_string(&path) else {

@@ -10,9 +10,7 @@ wit_bindgen::generate!({
 
 use exports::kiln::buildpack::buildpack::Guest;
 use kiln::buildpack::host::{LogLevel, log, set_executable};
-use kiln::buildpack::types::{
-    BuildContext, BuildPlan, BuildResult, DetectContext, DetectResult, Layer, LayerTypes, Process,
-};
+use kiln::buildpack::types::{BuildContext, BuildPlan, BuildResult, DetectContext, DetectResult, Layer, LayerTypes, Process};
 
 struct ContractV01;
 

@@ -203,7 +203,14 @@ fn cases(m: &str) -> Vec<Case> {
         Case::new("zip-bomb", Kind::Zip, || {
             make::zip(&[
                 ZipEntry::stored("ok/readme.txt", 0o100644, b"readme\n"),
-                ZipEntry { name: "bomb.bin".into(), mode: 0o100644, method: 8, crc: 0, data: make::deflate_zeros(256), claimed_size: 256 << 20 },
+                ZipEntry {
+                    name: "bomb.bin".into(),
+                    mode: 0o100644,
+                    method: 8,
+                    crc: 0,
+                    data: make::deflate_zeros(256),
+                    claimed_size: 256 << 20,
+                },
             ])
         })
         .options(ExtractOptions { max_bytes: BOMB_CAP, ..ExtractOptions::default() }),
