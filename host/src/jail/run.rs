@@ -110,6 +110,9 @@ pub enum JailError {
     Limit(Limit, String),
 }
 
+/// What the output callback returns: `Err` stops the step with that limit.
+pub type LineVerdict = Result<(), (Limit, String)>;
+
 /// One step to run.
 pub struct Step<'a> {
     /// The `kiln` binary that holds the helper stages.
@@ -136,7 +139,7 @@ enum Event {
 /// for a limit found elsewhere (the layers disk watch).
 pub fn run(
     mut step: Step<'_>,
-    on_line: &mut dyn FnMut(Stream, &str) -> Result<(), (Limit, String)>,
+    on_line: &mut dyn FnMut(Stream, &str) -> LineVerdict,
     external: &dyn Fn() -> Option<(Limit, String)>,
 ) -> Result<Finished, JailError> {
     let control = tempfile::Builder::new()
