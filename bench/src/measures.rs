@@ -206,8 +206,12 @@ pub fn jail_start(env: &Env) -> Vec<Row> {
         root_mountpoint: Default::default(),
         report_path: Default::default(),
         tmp_bytes: 64 << 20,
-        limits: ProcessLimits { cpu_seconds: 60, data_bytes: 1 << 30, file_bytes: 1 << 30, processes: 64, open_files: 1024 },
+        limits: Some(ProcessLimits { cpu_seconds: 60, data_bytes: 1 << 30, file_bytes: 1 << 30, processes: 64, open_files: 1024 }),
         cgroup_procs: None,
+        rootfs_writable: false,
+        network: kiln::jail::Network::Isolated,
+        uid: kiln::jail::JAIL_UID,
+        gid: kiln::jail::JAIL_UID,
     };
     let limits = StepLimits {
         wall_time: Duration::from_secs(60),

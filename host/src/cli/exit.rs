@@ -163,10 +163,9 @@ fn platform_code(error: &PlatformError) -> ExitCode {
         | PlatformError::NotABuildpackage { .. }
         | PlatformError::NoRunImage
         | PlatformError::Unsupported(_)
-        | PlatformError::MissingProgram { .. }
         | PlatformError::CannotRun(_) => ExitCode::BadInput,
         PlatformError::Unpack { .. } | PlatformError::Sbom { .. } => ExitCode::Image,
-        PlatformError::Io { .. } | PlatformError::Process { .. } => ExitCode::Internal,
+        PlatformError::Io { .. } | PlatformError::Process { .. } | PlatformError::Jail(_) => ExitCode::Internal,
         PlatformError::Image(error) => image_code(error),
         PlatformError::Registry(error) => registry_code(error),
         PlatformError::Lifecycle(error) => lifecycle_code(error),

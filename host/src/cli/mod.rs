@@ -76,7 +76,7 @@ pub enum Command {
     /// Package, push and pull buildpacks as OCI images.
     #[command(subcommand)]
     Buildpack(buildpack::BuildpackCommand),
-    /// Run an image without a daemon (unpacked, in a bubblewrap sandbox).
+    /// Run an image without a daemon (unpacked, in kiln's jail).
     Run(run::RunArgs),
     /// Show builders: the embedded default or a builder.toml.
     #[command(subcommand)]

@@ -7,6 +7,7 @@ use clap::Args;
 
 use super::exit::CliError;
 use super::output::Output;
+use crate::jail::ExitKind;
 use crate::platform::Dirs;
 use crate::platform::run::RunOptions;
 
@@ -14,8 +15,9 @@ use crate::platform::run::RunOptions;
 #[derive(Debug, Args)]
 #[command(
     after_help = "Examples:\n  kiln run myapp --port 8080\n  kiln run myapp --process worker\n  kiln run myapp --env GREETING=hi -- --verbose\n\n\
-Needs bubblewrap (`apt-get install bubblewrap`). The process gets the host's network; --port\n\
-sets $PORT, which CNB web processes listen on. The exit code is the process's."
+The process runs in kiln's jail (its own user, pid, mount, ipc and uts namespaces) with the\n\
+host's network; --port sets $PORT, which CNB web processes listen on. Ctrl-C or SIGTERM stop\n\
+it (SIGTERM, then SIGKILL 10 s later). The exit code is the process's."
 )]
 pub struct RunArgs {
     /// The image: NAME[:TAG] in the local store or oci:DIR[:TAG].
@@ -42,9 +44,9 @@ pub fn run(args: RunArgs, out: &Output) -> Result<(), CliError> {
     let options =
         RunOptions { image: args.image, process: args.process, port: args.port, env: args.env, rootfs: args.rootfs, args: args.args };
     let status = crate::platform::run::run(&options, &Dirs::from_env(), &out.progress_sink())?;
-    match (status.code(), std::os::unix::process::ExitStatusExt::signal(&status)) {
-        (Some(0), _) => Ok(()),
-        (Some(code), _) => Err(CliError::ProcessExited(code)),
-        (None, signal) => Err(CliError::ProcessKilled(signal.unwrap_or(0))),
+    match status {
+        ExitKind::Exited(0) => Ok(()),
+        ExitKind::Exited(code) => Err(CliError::ProcessExited(code)),
+        ExitKind::Signaled(signal) => Err(CliError::ProcessKilled(signal)),
     }
 }

@@ -19,6 +19,7 @@
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::process::{Command, Stdio};
+use std::sync::atomic::AtomicI32;
 
 use nix::sched::{CloneFlags, unshare};
 use nix::sys::prctl;
@@ -29,7 +30,7 @@ use nix::unistd::Pid;
 
 use super::mounts;
 use super::seccomp;
-use super::spec::{JailSpec, Report, SPEC_ENV};
+use super::spec::{JailSpec, Network, Report, SPEC_ENV};
 
 /// The argument that runs the outer stage.
 pub const OUTER_ARG: &str = "__jail";
@@ -157,14 +158,22 @@ fn init() -> Result<Report, Report> {
     let setup = |what: &str, e: nix::Error| Report::SetupFailed(format!("{what}: {e}"));
     prctl::set_pdeathsig(Signal::SIGKILL).map_err(|e| setup("PR_SET_PDEATHSIG", e))?;
     let (spec, _) = read_spec().map_err(Report::SetupFailed)?;
-    unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWNET | CloneFlags::CLONE_NEWIPC | CloneFlags::CLONE_NEWUTS)
-        .map_err(|e| Report::Unavailable(format!("cannot create mount/network/ipc/uts namespaces: {e}")))?;
+    let mut namespaces = CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWIPC | CloneFlags::CLONE_NEWUTS;
+    if spec.network == Network::Isolated {
+        namespaces |= CloneFlags::CLONE_NEWNET;
+    }
+    unshare(namespaces).map_err(|e| Report::Unavailable(format!("cannot create mount/network/ipc/uts namespaces: {e}")))?;
+    if spec.network == Network::Isolated {
+        loopback_up().map_err(|e| setup("bringing up the jail's loopback", e))?;
+    }
     nix::unistd::sethostname("kiln").map_err(|e| setup("sethostname", e))?;
     mounts::build_root(&spec).map_err(Report::SetupFailed)?;
     set_limits(&spec).map_err(Report::SetupFailed)?;
-    // A second user namespace: the program is uid 1000 there, with no capability at all.
-    unshare(CloneFlags::CLONE_NEWUSER).map_err(|e| setup("entering the cnb user namespace", e))?;
-    map_ids(JAIL_UID, 0, JAIL_UID, 0).map_err(Report::SetupFailed)?;
+    // A second user namespace: the program is uid 1000 (or the image's user) there, with
+    // no capability at all.
+    unshare(CloneFlags::CLONE_NEWUSER).map_err(|e| setup("entering the program's user namespace", e))?;
+    map_ids(spec.uid, 0, spec.gid, 0).map_err(Report::SetupFailed)?;
+    forward_stop_signals().map_err(|e| Report::SetupFailed(format!("signal handlers: {e}")))?;
     prctl::set_dumpable(false).map_err(|e| setup("PR_SET_DUMPABLE", e))?;
     prctl::set_no_new_privs().map_err(|e| setup("PR_SET_NO_NEW_PRIVS", e))?;
     seccomp::install().map_err(Report::SetupFailed)?;
@@ -196,6 +205,7 @@ fn init() -> Result<Report, Report> {
         }
     };
     let program = Pid::from_raw(child.id() as i32);
+    PROGRAM.store(program.as_raw(), std::sync::atomic::Ordering::SeqCst);
     // Reap everything (orphans come to pid 1) until the program itself ends.
     loop {
         match waitpid(Pid::from_raw(-1), None) {
@@ -211,10 +221,59 @@ fn init() -> Result<Report, Report> {
     }
 }
 
+/// The program's pid (in the jail's pid namespace) once started; 0 before.
+static PROGRAM: AtomicI32 = AtomicI32::new(0);
+
+/// Forward the signals that ask a program to stop to the program: the host sends them to
+/// init (`kiln run` on Ctrl-C or `docker stop`-like termination), and a pid namespace's
+/// init only gets the signals it handles. Handlers are reset when the program is exec'd.
+fn forward_stop_signals() -> std::io::Result<()> {
+    for signal in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGQUIT] {
+        // SAFETY: the handler only loads an atomic and calls kill(2), both async-signal-safe.
+        #[allow(unsafe_code)]
+        unsafe {
+            signal_hook::low_level::register(signal, move || {
+                let pid = PROGRAM.load(std::sync::atomic::Ordering::SeqCst);
+                if pid > 0 {
+                    libc::kill(pid, signal);
+                }
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// Set `IFF_UP` on `lo` in the jail's fresh network namespace, so programs that talk to
+/// themselves over 127.0.0.1 work; nothing else is there.
+fn loopback_up() -> nix::Result<()> {
+    // SAFETY: a plain socket(2); the descriptor is owned right away. `ifreq` is plain old
+    // data; the ioctls read and write only within it.
+    #[allow(unsafe_code)]
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return Err(nix::errno::Errno::last());
+        }
+        let sock = OwnedFd::from_raw_fd(fd);
+        let mut request: libc::ifreq = std::mem::zeroed();
+        for (slot, byte) in request.ifr_name.iter_mut().zip(b"lo\0") {
+            *slot = *byte as libc::c_char;
+        }
+        if libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut request) < 0 {
+            return Err(nix::errno::Errno::last());
+        }
+        request.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+        if libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &request) < 0 {
+            return Err(nix::errno::Errno::last());
+        }
+    }
+    Ok(())
+}
+
 fn set_limits(spec: &JailSpec) -> Result<(), String> {
-    let limits = &spec.limits;
+    setrlimit(Resource::RLIMIT_CORE, 0, 0).map_err(|e| format!("RLIMIT_CORE=0: {e}"))?;
+    let Some(limits) = &spec.limits else { return Ok(()) };
     for (resource, value, name) in [
-        (Resource::RLIMIT_CORE, 0, "RLIMIT_CORE"),
         (Resource::RLIMIT_CPU, limits.cpu_seconds, "RLIMIT_CPU"),
         (Resource::RLIMIT_DATA, limits.data_bytes, "RLIMIT_DATA"),
         (Resource::RLIMIT_FSIZE, limits.file_bytes, "RLIMIT_FSIZE"),

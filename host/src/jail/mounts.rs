@@ -1,7 +1,7 @@
 //! The jail's filesystem, built inside its own mount namespace by the init stage.
 //!
 //! `/` is a small tmpfs (read-only once built) holding: each top-level entry of the build
-//! rootfs, bind-mounted read-only (symlinks such as `/lib64` copied as symlinks); each
+//! rootfs, bind-mounted read-only (read-write for `kiln run`'s private copy; symlinks such as `/lib64` copied as symlinks); each
 //! grant at its guest path (read-only or read-write as granted, always `nosuid`,`nodev`);
 //! a private `/tmp` tmpfs unless a grant provides `/tmp`; a minimal `/dev` (tmpfs with
 //! `null`, `zero`, `full`, `random`, `urandom`, `tty` bound from the host, `fd` and the std
@@ -42,7 +42,7 @@ pub fn build_root(spec: &JailSpec) -> Result<(), String> {
         .map_err(|e| err("mounting the jail's root tmpfs", e))?;
 
     let granted_tops: Vec<String> = spec.mounts.iter().filter_map(|m| top_component(&m.guest_path)).collect();
-    mount_rootfs(&spec.rootfs, root, &granted_tops)?;
+    mount_rootfs(&spec.rootfs, root, &granted_tops, spec.rootfs_writable)?;
     mount_grants(spec, root)?;
     if !spec.mounts.iter().any(|m| m.guest_path.trim_end_matches('/') == "/tmp") {
         let tmp = root.join("tmp");
@@ -94,7 +94,7 @@ fn make_dir(path: &Path) -> Result<(), String> {
     }
 }
 
-fn mount_rootfs(rootfs: &Path, root: &Path, granted_tops: &[String]) -> Result<(), String> {
+fn mount_rootfs(rootfs: &Path, root: &Path, granted_tops: &[String], writable: bool) -> Result<(), String> {
     let entries = std::fs::read_dir(rootfs).map_err(|e| err(format!("reading the build rootfs {}", rootfs.display()), e))?;
     let mut names: Vec<_> = entries.filter_map(Result::ok).map(|e| e.file_name()).collect();
     names.sort();
@@ -111,10 +111,10 @@ fn mount_rootfs(rootfs: &Path, root: &Path, granted_tops: &[String]) -> Result<(
             std::os::unix::fs::symlink(&link, &target).map_err(|e| err(format!("linking {}", target.display()), e))?;
         } else if meta.is_dir() {
             make_dir(&target)?;
-            bind(&source, &target, false, true)?;
+            bind(&source, &target, writable, true)?;
         } else if meta.is_file() {
             std::fs::File::create(&target).map_err(|e| err(format!("creating {}", target.display()), e))?;
-            bind(&source, &target, false, false)?;
+            bind(&source, &target, writable, false)?;
         }
     }
     Ok(())

@@ -284,6 +284,72 @@ pub fn run(
     Ok(Finished { status, stdout, stderr, truncated, duration, peak_memory_bytes: peak_memory, peak_processes, cpu })
 }
 
+/// Run a program in the jail attached to kiln's stdout and stderr (stdin is `/dev/null`,
+/// as `docker run` without `-i`), with no limit watch: `kiln run`. Once `stop` is set, the
+/// program gets SIGTERM (through the jail's init, which forwards it); `grace` later every
+/// process of the jail is killed. The helper runs in a process group of its own, so a
+/// terminal's Ctrl-C reaches kiln only, and the program gets it once, from here.
+pub fn run_attached(
+    helper: &Path,
+    mut spec: JailSpec,
+    control_parent: &Path,
+    stop: &std::sync::atomic::AtomicBool,
+    grace: Duration,
+) -> Result<ExitKind, JailError> {
+    use std::os::unix::process::CommandExt;
+    let control = tempfile::Builder::new()
+        .prefix("kiln-jail-")
+        .tempdir_in(control_parent)
+        .map_err(|e| JailError::Setup(format!("control dir in {}: {e}", control_parent.display())))?;
+    let root = control.path().join("root");
+    std::fs::create_dir(&root).map_err(|e| JailError::Setup(format!("{}: {e}", root.display())))?;
+    spec.root_mountpoint = root;
+    spec.report_path = control.path().join("report.json");
+    let spec_text = serde_json::to_string(&spec).map_err(|e| JailError::Setup(e.to_string()))?;
+    let mut child = Command::new(helper)
+        .arg(OUTER_ARG)
+        .env_clear()
+        .env(SPEC_ENV, &spec_text)
+        .stdin(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .map_err(|e| JailError::Setup(format!("starting {} {OUTER_ARG}: {e}", helper.display())))?;
+    let helper_pid = child.id();
+    let mut stop_sent: Option<Instant> = None;
+    let mut killed = false;
+    let exit = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) => {}
+            Err(e) => return Err(JailError::Setup(format!("waiting for the jail helper: {e}"))),
+        }
+        match stop_sent {
+            None if stop.load(std::sync::atomic::Ordering::SeqCst) => {
+                for init in tree::children(helper_pid) {
+                    let _ = kill(Pid::from_raw(init as i32), Signal::SIGTERM);
+                }
+                stop_sent = Some(Instant::now());
+            }
+            Some(sent) if sent.elapsed() > grace && !killed => {
+                kill_jail(helper_pid);
+                killed = true;
+            }
+            _ => {}
+        }
+        std::thread::sleep(TICK);
+    };
+    if killed {
+        return Ok(ExitKind::Signaled(libc::SIGKILL));
+    }
+    match read_report(&spec.report_path, exit)? {
+        Report::Exited(code) => Ok(ExitKind::Exited(code)),
+        Report::Signaled(signal) => Ok(ExitKind::Signaled(signal)),
+        Report::NotStarted(why) => Err(JailError::NotStarted(why)),
+        Report::Unavailable(why) => Err(JailError::Unavailable(why)),
+        Report::SetupFailed(why) => Err(JailError::Setup(why)),
+    }
+}
+
 fn read_stream(pipe: Box<dyn Read + Send>, stream: Stream, mode: OutputMode, events: &mpsc::Sender<Event>) {
     match mode {
         OutputMode::Log => {

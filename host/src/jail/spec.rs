@@ -40,11 +40,37 @@ pub struct ProcessLimits {
     pub open_files: u64,
 }
 
+/// The network a jail gets.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Network {
+    /// A network namespace of its own with only a loopback interface (up): nothing of the
+    /// host's network is reachable. Native build steps always get this.
+    #[default]
+    Isolated,
+    /// The host's network namespace (`kiln run`, like `docker run --network host`).
+    Host,
+}
+
 /// Everything the helper needs to build the jail and start the program in it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct JailSpec {
-    /// The build rootfs: its top-level entries are mounted read-only at `/`.
+    /// The root filesystem: its top-level entries are mounted at `/`, read-only unless
+    /// [`JailSpec::rootfs_writable`].
     pub rootfs: PathBuf,
+    /// Whether the program may write into the rootfs's entries (`kiln run` of a private
+    /// unpacked copy); native build steps never may.
+    #[serde(default)]
+    pub rootfs_writable: bool,
+    /// The network.
+    #[serde(default)]
+    pub network: Network,
+    /// The uid the program runs as (inside a user namespace of its own; never a host id).
+    #[serde(default = "default_id")]
+    pub uid: u32,
+    /// The gid the program runs as.
+    #[serde(default = "default_id")]
+    pub gid: u32,
     /// The calling phase's grants, mounted at their guest paths.
     pub mounts: Vec<Mount>,
     /// Absolute path of the program inside the jail.
@@ -62,11 +88,16 @@ pub struct JailSpec {
     pub report_path: PathBuf,
     /// Size of the private `/tmp` tmpfs when no grant provides `/tmp`, in bytes.
     pub tmp_bytes: u64,
-    /// Per-process kernel limits.
-    pub limits: ProcessLimits,
+    /// Per-process kernel limits; `None` keeps the ones kiln has (only core dumps are
+    /// turned off).
+    pub limits: Option<ProcessLimits>,
     /// The `cgroup.procs` of the jail's pids cgroup, which the outer stage joins first.
     #[serde(default)]
     pub cgroup_procs: Option<PathBuf>,
+}
+
+fn default_id() -> u32 {
+    super::child::JAIL_UID
 }
 
 /// How a jailed step ended, as the helper reports it to the host.

@@ -51,16 +51,9 @@ pub enum PlatformError {
     /// A flag combination or image kind that the operation does not support.
     #[error("{0}")]
     Unsupported(String),
-    /// A program kiln needs is not installed.
-    #[error("{what} needs {program} on PATH: {install}")]
-    MissingProgram {
-        /// The command that needs it.
-        what: &'static str,
-        /// The program.
-        program: &'static str,
-        /// How to install it.
-        install: &'static str,
-    },
+    /// kiln's jail could not run the image's process (no user namespaces, a setup failure).
+    #[error("kiln run: {0}")]
+    Jail(crate::jail::JailError),
     /// An image cannot be started by `kiln run` as it is.
     #[error("{0}")]
     CannotRun(String),

@@ -15,7 +15,7 @@
 //! - [`buildpackage`]: buildpacks as OCI images: package, push, pull and verify.
 //! - [`base`]: Debian run images, and the default run image on first use.
 //! - [`rebase`]: find the app and new run image (local or registry), rebase, write or push.
-//! - [`run`](mod@run): `kiln run`: unpack an image and start its process in bubblewrap.
+//! - [`run`](mod@run): `kiln run`: unpack an image and start its process in kiln's jail.
 //!
 //! Errors are [`PlatformError`]s; the CLI picks exit codes for them in one table
 //! (`cli/exit.rs`). Progress lines go to a [`Progress`] callback, lifecycle events to a

@@ -1,20 +1,32 @@
 //! `kiln run IMAGE`: run an image without a daemon — its layers unpacked into a private
-//! root filesystem, the process started in a bubblewrap sandbox (new user, pid, mount, ipc
-//! and uts namespaces; the host's network) as the image's user, with the image's env,
-//! working directory, entrypoint and command.
+//! root filesystem, the process started in kiln's own jail (`crate::jail`: new user, pid,
+//! mount, ipc and uts namespaces, seccomp, `no_new_privs`; the host's network, as
+//! `docker run --network host`) as the image's user, with the image's env, working
+//! directory, entrypoint and command. No other program is needed (no bubblewrap, no daemon).
 //!
 //! Meant for trying an image right after `kiln build`; production runs belong to a container
 //! runtime. The root filesystem is unpacked afresh each time into a temporary directory
-//! (removed afterwards) with the same safe extraction as restored cache layers; whiteout
-//! files delete what lower layers put there, opaque-directory whiteouts are refused.
+//! (removed afterwards) with the same safe extraction as restored cache layers; whiteouts
+//! delete only inside it. Like `docker run`, the process gets an `/etc/hosts` naming
+//! `localhost` and the host name `kiln`, and the host's `/etc/resolv.conf`. SIGINT, SIGTERM
+//! and SIGHUP to kiln reach the process as SIGTERM; if it has not exited [`STOP_GRACE`]
+//! later, it is killed.
 
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
 use super::Progress;
 use super::dirs::Dirs;
 use super::error::PlatformError;
 use crate::image::{ImageRef, open_ref, unpack_image};
+use crate::jail::{ExitKind, JailError, JailSpec, Network};
+
+/// How long the process has to exit after SIGTERM before it is killed (docker's default).
+pub const STOP_GRACE: Duration = Duration::from_secs(10);
 
 /// What to run and how.
 #[derive(Debug, Clone, Default)]
@@ -33,14 +45,10 @@ pub struct RunOptions {
     pub args: Vec<String>,
 }
 
-/// Unpack the image and run its process until it exits (or kiln gets SIGINT/SIGTERM, which
-/// stop it); the rootfs is removed before this returns unless [`RunOptions::rootfs`] is set.
-pub fn run(options: &RunOptions, dirs: &Dirs, progress: &Progress) -> Result<ExitStatus, PlatformError> {
-    let bwrap = find_on_path("bwrap").ok_or(PlatformError::MissingProgram {
-        what: "kiln run",
-        program: "bubblewrap (`bwrap`)",
-        install: "install it with `apt-get install bubblewrap`",
-    })?;
+/// Unpack the image and run its process until it exits (or kiln gets SIGINT/SIGTERM/SIGHUP,
+/// which stop it); the rootfs is removed before this returns unless [`RunOptions::rootfs`]
+/// is set.
+pub fn run(options: &RunOptions, dirs: &Dirs, progress: &Progress) -> Result<ExitKind, PlatformError> {
     let reference = ImageRef::parse(&options.image)?;
     if !matches!(reference, ImageRef::Store { .. } | ImageRef::Layout { .. }) {
         return Err(PlatformError::Unsupported(format!(
@@ -105,47 +113,70 @@ pub fn run(options: &RunOptions, dirs: &Dirs, progress: &Progress) -> Result<Exi
     }
 
     let workdir = if config.working_dir.is_empty() { "/".to_string() } else { config.working_dir.clone() };
-    let mut command = Command::new(bwrap);
-    command
-        .args(["--unshare-all", "--share-net", "--die-with-parent"])
-        .arg("--bind")
-        .arg(&rootfs)
-        .arg("/")
-        .args(["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"])
-        .args(["--uid", &uid.to_string(), "--gid", &gid.to_string()])
-        .args(["--chdir", &workdir])
-        .arg("--clearenv");
-    for (k, v) in &env {
-        command.args(["--setenv", k, v]);
-    }
-    command.arg("--").args(&argv);
+    write_network_files(&rootfs).map_err(unpack_error)?;
+    let (program, args) = argv.split_first().expect("argv is not empty");
+    let spec = JailSpec {
+        rootfs: rootfs.clone(),
+        rootfs_writable: true,
+        network: Network::Host,
+        uid,
+        gid,
+        mounts: Vec::new(),
+        program: program.clone(),
+        args: args.to_vec(),
+        env,
+        working_dir: workdir,
+        root_mountpoint: PathBuf::new(),
+        report_path: PathBuf::new(),
+        tmp_bytes: 1 << 30,
+        limits: None,
+        cgroup_procs: None,
+    };
     progress(&format!("running {} as {uid}:{gid}", argv.join(" ")));
-    // SIGINT or SIGTERM to kiln (Ctrl-C reaches the process too: same process group) stops
-    // the sandbox — bwrap is killed, and --die-with-parent takes the process with it — then
-    // kiln removes the rootfs. Handlers, not SIG_IGN: exec resets handlers to the default,
-    // while an ignored signal would stay ignored in the process.
-    let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+    // SIGINT, SIGTERM or SIGHUP to kiln stop the process (SIGTERM, then SIGKILL after the
+    // grace period), then kiln removes the rootfs.
+    let interrupted = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP] {
         signal_hook::flag::register(signal, interrupted.clone())
             .map_err(|source| PlatformError::Process { action: format!("handle signal {signal}"), source })?;
     }
-    let mut child = command.spawn().map_err(|source| PlatformError::Process { action: "start bwrap".into(), source })?;
-    let wait_error = |source: std::io::Error| PlatformError::Process { action: "wait for bwrap".into(), source };
-    loop {
-        if let Some(status) = child.try_wait().map_err(wait_error)? {
-            return Ok(status);
-        }
-        if interrupted.load(std::sync::atomic::Ordering::Relaxed) {
-            let _ = child.kill();
-            return child.wait().map_err(wait_error);
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let helper = std::env::current_exe().map_err(|source| PlatformError::Process { action: "find the kiln binary".into(), source })?;
+    let control = rootfs.parent().map(Path::to_path_buf).unwrap_or_else(|| dirs.work.clone());
+    crate::jail::run_attached(&helper, spec, &control, &interrupted, STOP_GRACE).map_err(|e| match e {
+        JailError::NotStarted(why) => PlatformError::CannotRun(format!("{reference}: cannot start {why}")),
+        other => PlatformError::Jail(other),
+    })
 }
 
-/// The program `name` on PATH.
-fn find_on_path(name: &str) -> Option<PathBuf> {
-    std::env::split_paths(&std::env::var_os("PATH")?).map(|dir| dir.join(name)).find(|p| p.is_file())
+/// `/etc/hosts` and `/etc/resolv.conf` in the unpacked rootfs, as a container runtime
+/// provides them. The image is hostile input: an `/etc` that is not a real directory is
+/// left alone, and an existing entry (a symlink, say) is removed, never written through.
+fn write_network_files(rootfs: &Path) -> Result<(), String> {
+    let etc = rootfs.join("etc");
+    match std::fs::symlink_metadata(&etc) {
+        Ok(meta) if meta.is_dir() => {}
+        _ => return Ok(()),
+    }
+    let hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\tkiln\n";
+    let resolv = std::fs::read("/etc/resolv.conf").unwrap_or_default();
+    for (name, bytes) in [("hosts", hosts.as_bytes()), ("resolv.conf", resolv.as_slice())] {
+        let path = etc.join(name);
+        match std::fs::symlink_metadata(&path) {
+            Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(&path),
+            Ok(_) => std::fs::remove_file(&path),
+            Err(_) => Ok(()),
+        }
+        .map_err(|e| format!("replacing {}: {e}", path.display()))?;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&path)
+            .map_err(|e| format!("writing {}: {e}", path.display()))?;
+        file.write_all(bytes).map_err(|e| format!("writing {}: {e}", path.display()))?;
+    }
+    Ok(())
 }
 
 /// `uid[:gid]` or a user name looked up in the image's /etc/passwd; empty is root.

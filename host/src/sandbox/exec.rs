@@ -174,14 +174,18 @@ impl ExecState {
             root_mountpoint: PathBuf::new(),
             report_path: PathBuf::new(),
             tmp_bytes: (limits.memory_bytes as u64) / 2,
-            limits: ProcessLimits {
+            limits: Some(ProcessLimits {
                 cpu_seconds: limits.cpu_time.as_secs().max(1) + 1,
                 data_bytes: limits.memory_bytes as u64,
                 file_bytes: limits.layer_bytes,
                 processes: limits.processes,
                 open_files: 4096,
-            },
+            }),
             cgroup_procs: None,
+            rootfs_writable: false,
+            network: jail::Network::Isolated,
+            uid: jail::JAIL_UID,
+            gid: jail::JAIL_UID,
         };
         let step = Step {
             helper: &self.grant.helper,
