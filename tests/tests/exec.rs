@@ -81,6 +81,17 @@ env = { PATH = "/bin" }
     let mut container = RunningContainer::start(&bundle, &[("PORT", &port.to_string())], 1000);
     let served = container.wait_for_http(port, "/", Duration::from_secs(20));
     assert!(served.contains("made in the jail by uid 1000"), "unexpected page: {served}");
+
+    // The image records the step (no timings), and the same inputs give the same digest.
+    let config = kiln_tests::skopeo_inspect_config(&app.home.store(), "app:latest");
+    let label = config["config"]["Labels"]["io.kiln.build.exec"].as_str().expect("the native steps label");
+    let steps: serde_json::Value = serde_json::from_str(label).unwrap();
+    assert_eq!(steps["steps"][0]["buildpack"], "fixture/exec-steps", "{steps}");
+    assert_eq!(steps["steps"][0]["program"], "/bin/sh", "{steps}");
+    assert_eq!(steps["steps"][0]["exit-code"], 0, "{steps}");
+    assert!(!label.contains("millis") && !label.contains("memory"), "{label}");
+    let again = app.build(&[]).success();
+    assert_eq!(again.digest(), built.digest(), "a rebuild with a native step is reproducible");
 }
 
 #[test]

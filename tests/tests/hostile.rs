@@ -467,6 +467,16 @@ fn buildpack_labels_cannot_forge_the_lifecycle_metadata() {
         assert!(!value.contains("forged"), "{key} was forged: {value}");
     }
     println!("io.buildpacks.base.distro.name after a buildpack set it: {}", labels["io.buildpacks.base.distro.name"]);
+    // kiln's own namespace is reserved too: no SBOM pointer to a forged layer, no fake record
+    // of native steps (this build ran none, so neither label is there at all).
+    for key in ["io.kiln.sbom", "io.kiln.build.exec"] {
+        assert!(
+            labels.get(key).is_none_or(|v| !v.as_str().unwrap_or_default().contains("0000") && !v.to_string().contains("forged")),
+            "{key}: {}",
+            labels[key]
+        );
+    }
+    assert!(labels.get("io.kiln.build.exec").is_none(), "no native step ran: {}", labels["io.kiln.build.exec"]);
 }
 
 #[test]

@@ -41,6 +41,9 @@ pub struct RunImage<'a> {
     pub reference: String,
 }
 
+/// Label namespaces a buildpack may not write: the platform's and kiln's own.
+pub const RESERVED_LABEL_PREFIXES: &[&str] = &["io.buildpacks.", "io.kiln."];
+
 /// The inputs of export.
 pub struct Exporter<'a> {
     /// What each buildpack built.
@@ -63,6 +66,8 @@ pub struct Exporter<'a> {
     pub reporter: &'a Reporter,
     /// The SBOM components (what buildpacks fetched or described, kept layers' included).
     pub sbom: &'a ImageSbom,
+    /// The native steps the build ran, for the `io.kiln.build.exec` label.
+    pub native_steps: &'a [crate::sandbox::exec::ExecRecord],
 }
 
 /// What export wrote.
@@ -235,10 +240,11 @@ impl Exporter<'_> {
         let container = &mut config.config;
         for output in self.outputs {
             for (key, value) in &output.labels {
-                // io.buildpacks.* labels are the platform's (base image, lifecycle metadata):
-                // rebase and other tools trust them, so a buildpack cannot set them.
-                if key.starts_with("io.buildpacks.") {
-                    tracing::warn!(buildpack = %output.id, label = %key, "ignoring a buildpack label in the reserved io.buildpacks. namespace");
+                // io.buildpacks.* labels are the platform's (base image, lifecycle metadata)
+                // and io.kiln.* kiln's own (SBOM, native steps): rebase, `kiln sbom` and
+                // other tools trust them, so a buildpack cannot set them.
+                if let Some(namespace) = RESERVED_LABEL_PREFIXES.iter().find(|prefix| key.starts_with(**prefix)) {
+                    tracing::warn!(buildpack = %output.id, label = %key, "ignoring a buildpack label in the reserved {namespace} namespace");
                     continue;
                 }
                 container.labels.insert(key.clone(), value.clone());
@@ -246,6 +252,9 @@ impl Exporter<'_> {
         }
         container.labels.insert(LIFECYCLE_METADATA_LABEL.into(), json(&lifecycle_metadata));
         container.labels.insert(BUILD_METADATA_LABEL.into(), json(&build_metadata));
+        if let Some(steps) = super::native_steps::NativeSteps::from_records(self.native_steps) {
+            container.labels.insert(super::native_steps::NATIVE_STEPS_LABEL.into(), json(&steps));
+        }
         if let Some(diff_id) = &sbom {
             container.labels.insert(crate::fetch::sbom::SBOM_LABEL.into(), diff_id.to_string());
         }

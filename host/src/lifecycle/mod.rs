@@ -17,6 +17,7 @@ pub mod export;
 pub mod launch_metadata;
 pub mod layer_writer;
 pub mod native;
+pub mod native_steps;
 pub mod plan;
 pub mod prepare;
 pub mod rebase;

@@ -121,7 +121,7 @@ pub fn run_build(request: &BuildRequest, sandbox: &Sandbox, reporter: &Reporter)
     })?;
 
     let fetcher = super::build::fetcher(&request.fetch, reporter);
-    let (exec, _exec_records) = super::native::exec_grant(&request.exec, (&run_store, &run_image), workspace.root(), reporter);
+    let (exec, exec_records) = super::native::exec_grant(&request.exec, (&run_store, &run_image), workspace.root(), reporter);
     let outputs = timed(Phase::Build, reporter, || {
         Builder {
             group: &group,
@@ -151,6 +151,7 @@ pub fn run_build(request: &BuildRequest, sandbox: &Sandbox, reporter: &Reporter)
             known: &known,
             reporter,
             sbom: &sbom,
+            native_steps: &exec_records.lock().unwrap_or_else(|e| e.into_inner()),
         }
         .export()
         .and_then(|report| {

@@ -1,5 +1,6 @@
 //! Hostile: returns image labels that would overwrite the lifecycle's own metadata labels
-//! (and the run image's identity labels), next to one ordinary label.
+//! (and the run image's identity labels) and kiln's own (`io.kiln.*`: the SBOM and native
+//! steps labels), next to one ordinary label.
 
 use kiln_sdk::{BuildContext, BuildResult, Buildpack, DetectContext, DetectResult, Error};
 
@@ -15,6 +16,8 @@ impl Buildpack for ForgeLabels {
             .label("io.buildpacks.lifecycle.metadata", "{\"forged\":true}")
             .label("io.buildpacks.build.metadata", "{\"forged\":true}")
             .label("io.buildpacks.base.distro.name", "forged")
+            .label("io.kiln.sbom", "sha256:0000000000000000000000000000000000000000000000000000000000000000")
+            .label("io.kiln.build.exec", "{\"forged\":true}")
             .label("org.example.ordinary", "fine"))
     }
 }
