@@ -21,7 +21,7 @@ pub enum NameError {
         rule: &'static str,
     },
     /// A process type that is not valid.
-    #[error("process type {name:?} must be 1 to 64 letters, digits, '.', '_' or '-' (and not '.' or '..')")]
+    #[error("process type {name:?} must be 1 to 64 letters, digits, '.', '_' or '-' (and not '.', '..' or an OCI whiteout name '.wh.*')")]
     ProcessType {
         /// The type as given (at most 80 characters of it).
         name: String,
@@ -63,6 +63,9 @@ impl BuildpackId {
         if id.split('/').any(|part| part.is_empty() || part == "." || part == "..") {
             return bad("has an empty, '.' or '..' path segment");
         }
+        if id.split('/').any(|part| part.starts_with(".wh.")) {
+            return bad("has a path segment that is an OCI whiteout name ('.wh.*')");
+        }
         Ok(BuildpackId(id.to_string()))
     }
 
@@ -89,7 +92,7 @@ impl ProcessType {
     /// Parse and validate a process type.
     pub fn parse(name: &str) -> Result<Self, NameError> {
         let valid_chars = name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-        if name.is_empty() || name.len() > 64 || !valid_chars || name == "." || name == ".." {
+        if name.is_empty() || name.len() > 64 || !valid_chars || name == "." || name == ".." || name.starts_with(".wh.") {
             return Err(NameError::ProcessType { name: shown(name) });
         }
         Ok(ProcessType(name.to_string()))
@@ -189,7 +192,7 @@ mod tests {
     fn buildpack_ids_follow_the_spec() {
         assert_eq!(BuildpackId::parse("kiln/procfile").unwrap().escaped(), "kiln_procfile");
         assert!(BuildpackId::parse("paketo-buildpacks/node-engine.v2").is_ok());
-        for bad in ["", "app", "config", "generated", "sbom", "a b", "../x", "a//b", "x/..", "..", "é", "a_b"] {
+        for bad in ["", "app", "config", "generated", "sbom", "a b", "../x", "a//b", "x/..", "..", "é", "a_b", ".wh.x", "a/.wh.b"] {
             assert!(BuildpackId::parse(bad).is_err(), "{bad:?} should be rejected");
         }
         let error = BuildpackId::parse("a_b").unwrap_err().to_string();
@@ -200,7 +203,7 @@ mod tests {
     fn process_types_follow_the_spec() {
         assert!(ProcessType::parse("web").is_ok());
         assert!(ProcessType::parse("worker-2.x_y").is_ok());
-        for bad in ["", ".", "..", "a/b", "a b", "x;rm -rf", &"x".repeat(65)] {
+        for bad in ["", ".", "..", "a/b", "a b", "x;rm -rf", &"x".repeat(65), ".wh.web", ".wh..wh..opq"] {
             assert!(ProcessType::parse(bad).is_err(), "{bad:?} should be rejected");
         }
     }

@@ -41,6 +41,7 @@ const FORGE_LABELS: &str = env!("HOSTILE_FORGE_LABELS");
 const ESCAPED_ID_VICTIM: &str = env!("HOSTILE_ESCAPED_ID_VICTIM");
 const ESCAPED_ID_IMPOSTOR: &str = env!("HOSTILE_ESCAPED_ID_IMPOSTOR");
 const TERMINAL_ESCAPE: &str = env!("HOSTILE_TERMINAL_ESCAPE");
+const WHITEOUT_NAMES: &str = env!("HOSTILE_WHITEOUT_NAMES");
 
 /// Most of kiln's stderr a buildpack with `--limit-log 64KiB` may cause: its 64 KiB plus
 /// the `[id] ` prefixes and kiln's own lines.
@@ -322,6 +323,33 @@ fn oversized_layer_metadata_is_refused() {
         51,
         &["buildpack hostile/huge-metadata returned an invalid result", "layer big: metadata is 2097162 bytes; the limit is 1048576 bytes"],
     );
+}
+
+#[test]
+fn output_that_would_overflow_the_image_config_is_refused_naming_the_item() {
+    // Each layer's metadata is under the 1 MiB per-layer limit, but five of them would make
+    // an image config that skopeo, podman and CRI-O refuse (4 MiB).
+    let t = Hostile::new();
+    t.build(&[HUGE_METADATA], &["--env", "HOSTILE_MODE=many-layers"]).failure(
+        51,
+        &[
+            "buildpack hostile/huge-metadata returned an invalid result",
+            "over the 1024 KiB one buildpack may use",
+            "the metadata of layer big-",
+        ],
+    );
+    t.build(&[HUGE_METADATA], &["--env", "HOSTILE_MODE=many-labels"])
+        .failure(51, &["hostile/huge-metadata", "over the 1024 KiB one buildpack may use", "the largest item is label \"big."]);
+}
+
+#[test]
+fn whiteout_names_never_reach_a_layer() {
+    // `.wh.sh` in a layer would delete the run image's /bin/sh, `.wh..wh..opq` a whole dir.
+    let t = Hostile::new();
+    t.build(&[WHITEOUT_NAMES], &[])
+        .failure(51, &["buildpack hostile/whiteout-names returned an invalid result", "layer wipe", ".wh.", "OCI whiteout name"]);
+    t.build(&[WHITEOUT_NAMES], &["--env", "HOSTILE_MODE=app-file"]).failure(3, &["/workspace/.wh.etc", "OCI whiteout name"]);
+    t.build(&[WHITEOUT_NAMES], &["--env", "HOSTILE_MODE=process"]).failure(51, &["hostile/whiteout-names", ".wh.web"]);
 }
 
 #[test]

@@ -182,7 +182,9 @@ fn lifecycle_code(error: &LifecycleError) -> ExitCode {
             ExitCode::Image => ExitCode::BadInput,
             code => code,
         },
-        LifecycleError::InvalidBuildpack { .. } | LifecycleError::UnknownBuildpack { .. } => ExitCode::BadInput,
+        LifecycleError::InvalidBuildpack { .. } | LifecycleError::UnknownBuildpack { .. } | LifecycleError::InvalidAppFile { .. } => {
+            ExitCode::BadInput
+        }
         LifecycleError::NoGroupPassed { errored: false, .. } => ExitCode::DetectFailed,
         LifecycleError::NoGroupPassed { errored: true, .. } => ExitCode::DetectErrored,
         LifecycleError::InvalidBuildOutput { .. } => ExitCode::BuildpackFailed,

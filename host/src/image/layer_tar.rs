@@ -176,6 +176,9 @@ fn check_component(component: &str) -> std::result::Result<(), &'static str> {
         "." => Err("it has a `.` component"),
         ".." => Err("it has a `..` component"),
         c if c.contains('\0') => Err("it contains a NUL byte"),
+        // In an OCI layer `.wh.NAME` deletes NAME of the layers below (`.wh..wh..opq` a whole
+        // directory): a buildpack or app file by such a name would delete run image files.
+        c if c.starts_with(".wh.") => Err("it is an OCI whiteout name (`.wh.*`), which would delete files of the layers below"),
         _ => Ok(()),
     }
 }

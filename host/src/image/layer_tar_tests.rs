@@ -61,7 +61,7 @@ fn image_paths_are_validated() {
     for ok in ["/", "/a", "/a/b c/d", "/layers/x.y/z"] {
         assert_eq!(ImagePath::parse(ok).unwrap().as_str(), ok);
     }
-    for bad in ["", "a", "a/b", "/a/../b", "/..", "/a/./b", "/a//b", "/a/", "/a\0b"] {
+    for bad in ["", "a", "a/b", "/a/../b", "/..", "/a/./b", "/a//b", "/a/", "/a\0b", "/etc/.wh.passwd", "/x/.wh..wh..opq"] {
         match ImagePath::parse(bad) {
             Err(ImageError::InvalidImagePath { path, .. }) => assert_eq!(path, bad),
             other => panic!("{bad:?} gave {other:?}"),

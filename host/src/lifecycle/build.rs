@@ -270,6 +270,12 @@ impl Builder<'_> {
             }
             labels.push((label.key, label.value));
         }
+        let layers: Vec<BuiltLayer> = layers.into_values().collect();
+        let process_sizes = processes.iter().map(|p| {
+            let text = p.command.iter().chain(&p.args).chain(&p.working_dir);
+            (p.process_type.as_str(), text.map(|s| s.len() + 3).sum::<usize>() + 64)
+        });
+        super::config_share::check_share(&super::config_share::items(&labels, &layers, process_sizes)).map_err(&invalid)?;
         for name in &result.unmet {
             if !plan.iter().any(|e| &e.name == name) {
                 return Err(invalid(format!("unmet name {name:?} must match a requested dependency")));
@@ -280,7 +286,7 @@ impl Builder<'_> {
             version: descriptor.buildpack.version.clone(),
             api: descriptor.api.clone(),
             homepage: descriptor.buildpack.homepage.clone(),
-            layers: layers.into_values().collect(),
+            layers,
             processes,
             labels,
         })

@@ -38,6 +38,13 @@ pub enum LifecycleError {
         /// What is wrong.
         message: String,
     },
+    /// A file of the app (from the source, or written there by a buildpack) cannot go into
+    /// an image as it is.
+    #[error("the app has a file that cannot go into an image: {message}; rename or remove it (or find the buildpack that wrote it)")]
+    InvalidAppFile {
+        /// What is wrong.
+        message: String,
+    },
     /// The run image could not be read.
     #[error("cannot use run image {reference}: {source}")]
     RunImage {

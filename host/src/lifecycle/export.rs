@@ -130,7 +130,9 @@ impl Exporter<'_> {
                         None => {
                             let image_path = kiln_cnb::layer::layer_path(&output.id, &layer.name);
                             let mut builder = LayerBuilder::new();
-                            builder.add_tree(&layer.dir, &image_path, Owner::CNB_USER)?;
+                            builder
+                                .add_tree(&layer.dir, &image_path, Owner::CNB_USER)
+                                .map_err(|e| layer_error(&output.id, &layer.name, e))?;
                             let previous = self.previous_diff_id(output.id.as_str(), layer.name.as_str());
                             self.write_layer(&builder, &label, previous.as_slice())?
                         }
@@ -161,7 +163,11 @@ impl Exporter<'_> {
         }
 
         let mut app_shas = Vec::new();
-        for app_layer in app_layers(&self.workspace.app(), APP_GUEST_PATH)? {
+        let app = app_layers(&self.workspace.app(), APP_GUEST_PATH).map_err(|e| match e {
+            crate::image::ImageError::InvalidImagePath { .. } => LifecycleError::InvalidAppFile { message: e.to_string() },
+            other => other.into(),
+        })?;
+        for app_layer in app {
             let blob = self.write_layer(&app_layer.builder, &app_layer.name, &self.analysis.app_diff_ids)?;
             written.push(&blob, format!("kiln: {}", app_layer.name));
             app_shas.push(LayerSha::new(blob.diff_id.to_string()));
@@ -266,8 +272,13 @@ impl Exporter<'_> {
         };
         container.cmd = Vec::new();
 
+        let config_json = config.to_json();
+        super::config_share::check_total(config_json.len()).map_err(|message| LifecycleError::InvalidBuildOutput {
+            buildpack: self.outputs.iter().map(|o| o.id.to_string()).collect::<Vec<_>>().join(", "),
+            message,
+        })?;
         let manifest = Manifest::new(
-            Descriptor::new(MEDIA_TYPE_OCI_CONFIG, crate::image::Digest::of_bytes(&config.to_json()), config.to_json().len() as u64),
+            Descriptor::new(MEDIA_TYPE_OCI_CONFIG, crate::image::Digest::of_bytes(&config_json), config_json.len() as u64),
             written.layers,
         );
         let descriptor = self.destination.write_image(&manifest, &config)?;
@@ -315,6 +326,21 @@ impl Exporter<'_> {
     }
 }
 
+/// A layer a buildpack made that cannot be an image layer as it is (a whiteout name, a bad
+/// path) is that buildpack's invalid output; other errors stay what they are.
+fn layer_error(
+    buildpack: &crate::buildpack::BuildpackId,
+    layer: &crate::layers::LayerName,
+    error: crate::image::ImageError,
+) -> LifecycleError {
+    match error {
+        crate::image::ImageError::InvalidImagePath { .. } => {
+            LifecycleError::InvalidBuildOutput { buildpack: buildpack.to_string(), message: format!("layer {layer}: {error}") }
+        }
+        other => other.into(),
+    }
+}
+
 fn json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("label values are plain data")
 }
@@ -347,7 +373,7 @@ pub fn export_cache(
                 None => {
                     let image_path = kiln_cnb::layer::layer_path(&output.id, &layer.name);
                     let mut builder = LayerBuilder::new();
-                    builder.add_tree(&layer.dir, &image_path, Owner::CNB_USER)?;
+                    builder.add_tree(&layer.dir, &image_path, Owner::CNB_USER).map_err(|e| layer_error(&output.id, &layer.name, e))?;
                     let previous =
                         analysis.for_buildpack(output.id.as_str()).and_then(|l| l.get(layer.name.as_str())).and_then(|p| {
                             match &p.contents {

@@ -11,6 +11,7 @@ pub mod analyze;
 pub mod app_layers;
 pub mod build;
 pub mod cache;
+pub mod config_share;
 pub mod detect;
 pub mod events;
 pub mod export;

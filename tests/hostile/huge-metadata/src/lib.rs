@@ -3,7 +3,9 @@
 //! `HOSTILE_MODE`: `big` (default) is a 2 MiB TOML document; `deep-array` and
 //! `deep-table` nest arrays / inline tables 100 000 deep in under 1 MiB, to find a
 //! recursive parser on the host; `plan-deep` sends the deep array as a build-plan
-//! require's metadata from detect instead.
+//! require's metadata from detect instead; `many-layers` returns five layers with 900 KiB of
+//! metadata each and `many-labels` five 900 KiB labels: each item is under its own limit,
+//! together they would overflow the image config.
 
 use kiln_sdk::{BuildContext, BuildResult, Buildpack, DetectContext, DetectResult, Error, LayerTypes, Plan};
 
@@ -29,7 +31,19 @@ impl Buildpack for HugeMetadata {
     }
 
     fn build(ctx: &BuildContext) -> Result<BuildResult, Error> {
-        let metadata = match ctx.env("HOSTILE_MODE").unwrap_or("big") {
+        let mode = ctx.env("HOSTILE_MODE").unwrap_or("big");
+        let blob = || format!("blob = \"{}\"\n", "x".repeat(900 << 10));
+        if mode == "many-layers" {
+            let mut result = BuildResult::new();
+            for n in 0..5 {
+                result = result.layer(ctx.layer(&format!("big-{n}"), LayerTypes::LAUNCH)?.with_metadata(blob()));
+            }
+            return Ok(result);
+        }
+        if mode == "many-labels" {
+            return Ok((0..5).fold(BuildResult::new(), |r, n| r.label(&format!("big.{n}"), &"y".repeat(900 << 10))));
+        }
+        let metadata = match mode {
             "deep-array" => deep_array(),
             "deep-table" => deep_table(),
             "plan-deep" => String::new(),
