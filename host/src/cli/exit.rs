@@ -76,7 +76,7 @@ impl ExitCode {
             ExitCode::DetectFailed => 20,
             ExitCode::DetectErrored => 21,
             ExitCode::BuildpackFailed => 51,
-            ExitCode::LimitExceeded => 52,
+            ExitCode::LimitExceeded => crate::sandbox::WATCHDOG_EXIT_CODE,
             ExitCode::Image => 60,
             ExitCode::RegistryAuth => 61,
             ExitCode::Registry => 62,

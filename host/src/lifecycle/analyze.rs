@@ -183,7 +183,9 @@ impl Analyzer<'_> {
     }
 }
 
-/// The blobs of an image's `launch`-only layers (not `cache`), by its lifecycle metadata.
+/// The blobs of an image's `launch`-only layers (neither `build` nor `cache`: the only ones
+/// a build may keep from the image, see `kiln_cnb::LayerTypes::is_launch_only`), by its
+/// lifecycle metadata.
 fn launch_only_layers(image: &Image) -> Vec<Descriptor> {
     let Some(metadata) = image.label(LIFECYCLE_METADATA_LABEL).and_then(|l| LayersMetadata::from_label_value(l).ok()) else {
         return Vec::new();
@@ -192,7 +194,7 @@ fn launch_only_layers(image: &Image) -> Vec<Descriptor> {
         .buildpacks
         .iter()
         .flat_map(|b| b.layers.values())
-        .filter(|l| l.launch && !l.cache)
+        .filter(|l| l.types().is_launch_only())
         .filter_map(|l| Digest::parse(&l.sha).ok())
         .collect();
     image.manifest.layers.iter().zip(image.diff_ids()).filter(|(_, diff_id)| wanted.contains(diff_id)).map(|(d, _)| d.clone()).collect()

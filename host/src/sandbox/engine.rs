@@ -100,6 +100,10 @@ impl Ticker {
 
 /// How long past its wall-time limit a call may stay blocked in a host call (where the
 /// epoch check cannot reach it, e.g. a guest sleeping in a WASI poll) before kiln stops.
+/// The exit code of a process the watchdog ends (a buildpack blocked in a host call past
+/// its wall time): the CLI's "limit exceeded" code, which is defined from this one.
+pub const WATCHDOG_EXIT_CODE: i32 = 52;
+
 pub(crate) const BLOCKED_GRACE: Duration = Duration::from_secs(2);
 
 /// The last line of defence for the wall-time limit. The epoch callback stops a guest that
@@ -149,7 +153,7 @@ impl Watchdog {
             for dir in EMERGENCY_CLEANUP.lock().unwrap_or_else(|p| p.into_inner()).drain(..) {
                 let _ = std::fs::remove_dir_all(dir);
             }
-            std::process::exit(crate::cli::ExitCode::LimitExceeded.code());
+            std::process::exit(WATCHDOG_EXIT_CODE);
         }
     }
 }
