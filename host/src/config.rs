@@ -81,7 +81,9 @@ pub struct BuildDefaults {
     pub run_image: Option<String>,
 }
 
-/// The `[limits]` table: the same syntax as the `--limit-*` flags.
+/// The `[limits]` table, and the `--limit-*` flags (`platform::LimitFlags`): the same
+/// fields and syntax (defaults in `sandbox::Limits`: 1GiB memory, 10m CPU, 15m wall, 4MiB
+/// log, 10000 fetches, 4GiB fetched, 1000000 files, 10GiB layers, 1024 processes).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct LimitDefaults {

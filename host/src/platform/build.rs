@@ -74,28 +74,9 @@ pub struct ExecFlags {
     pub build_rootfs: Option<PathBuf>,
 }
 
-/// The `--limit-*` flags as given (`None`: kiln's config, else the default).
-#[derive(Debug, Clone, Default)]
-pub struct LimitFlags {
-    /// Memory per buildpack call (default 1GiB).
-    pub memory: Option<String>,
-    /// CPU time per call (default 10m).
-    pub cpu: Option<String>,
-    /// Wall-clock time per call (default 15m).
-    pub time: Option<String>,
-    /// Log output per call (default 4MiB).
-    pub log: Option<String>,
-    /// Fetches per call (default 10000).
-    pub fetch_count: Option<usize>,
-    /// Bytes fetched per call (default 4GiB).
-    pub fetch_bytes: Option<String>,
-    /// Files a build may leave (default 1000000).
-    pub files: Option<u64>,
-    /// Bytes a build may leave (default 10GiB).
-    pub layer_bytes: Option<String>,
-    /// Processes at once in a native step (default 1024).
-    pub processes: Option<u64>,
-}
+/// The `--limit-*` flags as given (`None`: kiln's config, else the default): the same
+/// fields and syntax as the config's `[limits]` table.
+pub type LimitFlags = LimitDefaults;
 
 /// What a build wrote.
 #[derive(Debug)]
