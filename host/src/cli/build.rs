@@ -53,6 +53,10 @@ pub struct BuildArgs {
     /// Drop the build cache before building (layers are rebuilt from scratch).
     #[arg(long)]
     pub clear_cache: bool,
+    /// Write the image even if a process's program is not in it (by default that fails the
+    /// build, naming the process and the program).
+    #[arg(long)]
+    pub no_verify_processes: bool,
     /// A file of NAME=VALUE lines (blank lines and # comments skipped) for buildpacks.
     #[arg(long, value_name = "FILE")]
     pub env_file: Vec<PathBuf>,
@@ -91,6 +95,7 @@ impl BuildArgs {
             env_files: self.env_file,
             cache_dir: self.cache_dir,
             clear_cache: self.clear_cache,
+            verify_processes: !self.no_verify_processes,
             limits: LimitFlags {
                 memory: self.limit_memory,
                 cpu: self.limit_cpu,

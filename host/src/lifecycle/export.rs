@@ -68,6 +68,8 @@ pub struct Exporter<'a> {
     pub sbom: &'a ImageSbom,
     /// The native steps the build ran, for the `io.kiln.build.exec` label.
     pub native_steps: &'a [crate::sandbox::exec::ExecRecord],
+    /// Whether every process's program must be in the image ([`super::verify_processes`]).
+    pub verify_processes: bool,
 }
 
 /// What export wrote.
@@ -97,6 +99,9 @@ impl Exporter<'_> {
     /// Write the image and tag it.
     pub fn export(&self) -> Result<ExportReport, LifecycleError> {
         let run = &self.run_image.image;
+        if self.verify_processes {
+            self.verify_processes()?;
+        }
         self.copy_run_image_blobs()?;
         let mut written = Written {
             layers: run.manifest.layers.clone(),
@@ -284,6 +289,39 @@ impl Exporter<'_> {
         let descriptor = self.destination.write_image(&manifest, &config)?;
         self.destination.tag(self.tag, &descriptor)?;
         Ok(ExportReport { manifest: descriptor, layer_blobs })
+    }
+
+    /// Refuse an image whose processes cannot start ([`super::verify_processes`]).
+    fn verify_processes(&self) -> Result<(), LifecycleError> {
+        use super::verify_processes::{ImageView, launch_path, unstartable};
+        let mut mounts = vec![(APP_GUEST_PATH.to_string(), self.workspace.app())];
+        let mut kept = Vec::new();
+        for output in self.outputs {
+            for layer in output.layers.iter().filter(|l| l.types.launch) {
+                let image_path = kiln_cnb::layer::layer_path(&output.id, &layer.name);
+                match layer.from_previous_image {
+                    Some(_) => kept.push(image_path),
+                    None => mounts.push((image_path, layer.dir.clone())),
+                }
+            }
+        }
+        let run = &self.run_image.image;
+        let view = ImageView::new(self.run_image.store, run, mounts, kept);
+        let run_path = run.config.config.env.iter().find_map(|kv| kv.strip_prefix("PATH="));
+        let path = launch_path(self.outputs, run_path);
+        match unstartable(self.outputs, &view, &path, APP_GUEST_PATH) {
+            Ok(found) => match found.into_iter().next() {
+                None => Ok(()),
+                Some(bad) => Err(LifecycleError::InvalidBuildOutput {
+                    buildpack: bad.buildpack,
+                    message: format!("{}; the image would not start (pass --no-verify-processes to write it anyway)", bad.message),
+                }),
+            },
+            Err(why) => {
+                tracing::warn!("cannot verify the processes' programs: {why}");
+                Ok(())
+            }
+        }
     }
 
     /// Write a layer, reusing the previous build's blob when its content hashes to `previous`.

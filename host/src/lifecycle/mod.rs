@@ -24,6 +24,7 @@ pub mod prepare;
 pub mod rebase;
 pub mod restore;
 pub mod sbom;
+pub mod verify_processes;
 pub mod workspace;
 
 mod error;

@@ -51,6 +51,9 @@ pub struct BuildRequest {
     pub cache_dir: PathBuf,
     /// Drop the cache before building.
     pub clear_cache: bool,
+    /// Fail the build when a process's program is not in the image
+    /// ([`super::verify_processes`]).
+    pub verify_processes: bool,
     /// Where analyze looks for the previous image: the destination store, or with
     /// `--publish` the registry.
     pub previous_image: PreviousImage,
@@ -152,6 +155,7 @@ pub fn run_build(request: &BuildRequest, sandbox: &Sandbox, reporter: &Reporter)
             reporter,
             sbom: &sbom,
             native_steps: &exec_records.lock().unwrap_or_else(|e| e.into_inner()),
+            verify_processes: request.verify_processes,
         }
         .export()
         .and_then(|report| {

@@ -57,6 +57,8 @@ pub struct BuildOptions {
     pub cache_dir: Option<PathBuf>,
     /// Drop the build cache first.
     pub clear_cache: bool,
+    /// Fail the build when a process's program is not in the image.
+    pub verify_processes: bool,
     /// `--limit-*` flags.
     pub limits: LimitFlags,
     /// Fetch policy and mirror flags.
@@ -142,6 +144,7 @@ pub fn build(options: &BuildOptions, dirs: &Dirs, progress: &Progress, reporter:
         work_dir: dirs.work.clone(),
         cache_dir: options.cache_dir.clone().unwrap_or_else(|| Cache::default_dir(&dirs.cache, &options.image)),
         clear_cache: options.clear_cache,
+        verify_processes: options.verify_processes,
         previous_image,
     };
     let sandbox = Sandbox::new(&dirs.cache)?;

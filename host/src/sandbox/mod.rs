@@ -26,7 +26,7 @@ pub mod text;
 pub mod usage;
 
 pub use call::{LoadedBuildpack, LogSink};
-pub use engine::{WATCHDOG_EXIT_CODE, Sandbox, forget_on_emergency_exit, remove_on_emergency_exit};
+pub use engine::{Sandbox, WATCHDOG_EXIT_CODE, forget_on_emergency_exit, remove_on_emergency_exit};
 pub use error::{Limit, SandboxError};
 pub use exec::{BuildRootfs, ExecGrant, ExecPolicy, ExecRecord};
 pub use grants::Grants;
