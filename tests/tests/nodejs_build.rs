@@ -18,9 +18,11 @@
 
 use std::fs;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use kiln_tests::{KilnHome, KilnRun, RunningContainer, free_port, http_get, network_tests_enabled, require_tool, skopeo_inspect, umoci_unpack};
+use kiln_tests::{
+    KilnHome, KilnRun, RunningContainer, free_port, http_get, network_tests_enabled, require_tool, skopeo_inspect, umoci_unpack,
+};
 
 /// The example app.
 const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/nodejs-build");
@@ -30,8 +32,16 @@ const ESBUILD: &str = "0.28.2";
 fn build(home: &KilnHome, image: &str, extra: &[&str]) -> KilnRun {
     let mut args = vec!["build", image, "--path", EXAMPLE, "--buildpack", "kiln/nodejs", "--run-image", "run-debian"];
     args.extend_from_slice(extra);
+    let started = Instant::now();
     let run = home.run(&args).success();
     eprintln!("{run}");
+    let size: u64 = skopeo_inspect(&home.store(), &format!("{image}:latest"))["LayersData"]
+        .as_array()
+        .expect("skopeo LayersData")
+        .iter()
+        .map(|layer| layer["Size"].as_u64().unwrap_or(0))
+        .sum();
+    eprintln!("build {image} {extra:?}: {:.2}s, image layers {:.1} MB compressed", started.elapsed().as_secs_f64(), size as f64 / 1e6);
     run
 }
 
@@ -126,6 +136,11 @@ fn the_build_script_runs_with_dev_dependencies_whose_postinstall_ran_and_they_st
     assert!(modules.join("@esbuild/linux-x64/bin/esbuild").is_file());
     assert!(!modules.join("@esbuild/darwin-arm64").exists(), "other platforms' optional packages are skipped");
     assert_eq!(fs::read_link(rootfs.join("workspace/node_modules")).unwrap(), Path::new("../layers/kiln_nodejs/modules/node_modules"));
+    // What the postinstall made is reproducible: with no cached layer, the packages are
+    // unpacked and the script runs again, and the image is the same.
+    let fresh = build(&home, "site-dev", &["--env", "BP_NODE_INCLUDE_DEV=true", "--clear-cache"]);
+    assert!(fresh.stderr.contains("postinstall: node install.js"), "{fresh}");
+    assert_eq!(fresh.digest(), dev.digest(), "a cold rebuild with the postinstall run again gives the same image");
 
     // BP_NODE_IGNORE_SCRIPTS=true: no postinstall, no prebuild; build itself still runs
     // (npm's ignore-scripts), and esbuild's shim finds its binary without the postinstall.
@@ -147,9 +162,8 @@ fn failing_scripts_name_the_script_the_package_and_the_status() {
     let home = KilnHome::new();
     home.busybox_run_image("run-base");
     let app = tempfile::tempdir().unwrap();
-    let build = || {
-        home.run(&["build", "broken", "--path", app.path().to_str().unwrap(), "--buildpack", "kiln/nodejs", "--run-image", "run-base"])
-    };
+    let build =
+        || home.run(&["build", "broken", "--path", app.path().to_str().unwrap(), "--buildpack", "kiln/nodejs", "--run-image", "run-base"]);
     // The root postinstall runs before the build script, in the app dir, its output in the log.
     fs::write(
         app.path().join("package.json"),
@@ -160,7 +174,11 @@ fn failing_scripts_name_the_script_the_package_and_the_status() {
     fs::write(app.path().join("server.js"), "").unwrap();
     let run = build().failure(
         51,
-        &["buildpack kiln/nodejs failed during build", "the build script of the app (broken@1.0.0) failed (exit code 3)", "`cat made.txt && exit 3`"],
+        &[
+            "buildpack kiln/nodejs failed during build",
+            "the build script of the app (broken@1.0.0) failed (exit code 3)",
+            "`cat made.txt && exit 3`",
+        ],
     );
     assert!(run.stderr.contains("root-postinstall-ran"), "{run}");
 

@@ -1,5 +1,6 @@
-//! The Node.js buildpack (`kiln/nodejs`): an app with a `package.json` gets node and its
-//! locked dependencies, and a `web` process.
+//! The Node.js buildpack (`kiln/nodejs`): an app with a `package.json` gets node, its
+//! locked dependencies with their install scripts run, its `build` script run, and a
+//! `web` process; everything npm would run happens in kiln's jail, with no npm.
 //!
 //! - detect: `package.json` in the app (provides and requires `node`).
 //! - build:
@@ -8,14 +9,26 @@
 //!      fetched from the npm registry with its integrity into the `node` layer;
 //!   2. dependencies ([`lockfile`], [`modules_layer`]): `npm-shrinkwrap.json` or
 //!      `package-lock.json` (lockfileVersion 2/3) fetched package by package into the
-//!      `modules` layer (`<layer>/node_modules`), linked from the app's `node_modules`; dev dependencies only
-//!      with `BP_NODE_INCLUDE_DEV=true`; no package script is ever run (packages that have
-//!      install scripts are named in a warning);
-//!   3. the default `web` process ([`process`]): `scripts.start`, else `node <main, server.js
+//!      `modules` layer (`<layer>/node_modules`), linked from the app's `node_modules`;
+//!      dev dependencies only with `BP_NODE_INCLUDE_DEV=true`. Then the packages' install
+//!      scripts run as `npm ci` runs them ([`install_scripts`], [`scripts`]);
+//!   3. the app's own install lifecycle scripts (`preinstall` ... `prepare`) and then
+//!      `prebuild`, `build`, `postbuild` ([`app_scripts`]) in the app dir. When there is
+//!      a `build` script and dev dependencies the image leaves out, the full tree goes into
+//!      a cache-only `build-modules` layer linked as the app's `node_modules` for the
+//!      scripts, and the link is moved to `modules` (or removed) afterwards: the build's
+//!      outputs stay in the app, dev dependencies stay out of the image;
+//!   4. the default `web` process ([`process`]): `scripts.start`, else `node <main, server.js
 //!      or index.js>`. The app reads `PORT` itself.
 //!
-//! Both layers are launch + cache and keyed by what they were made from (release,
-//! lockfile hash): an unchanged input keeps the layer, its fetches and its image digest.
+//! `BP_NODE_IGNORE_SCRIPTS=true` is npm's `ignore-scripts`: no install script runs (the
+//! packages that have one are named in a warning), and `build` runs without its `pre`/`post`
+//! scripts. A native addon npm would build with `node-gyp rebuild` fails the build (no
+//! node-gyp, compiler or headers in the jail; an optional one is left out with a warning).
+//!
+//! Every layer is cache and keyed by what it was made from (release; lockfile hash, dev
+//! dependencies, whether scripts ran and with which node): an unchanged input keeps the
+//! layer without a fetch or a script, and the image keeps its digest.
 
 pub mod app_scripts;
 pub mod install_scripts;

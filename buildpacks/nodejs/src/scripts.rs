@@ -109,17 +109,17 @@ impl Runner {
     /// started (the policy denies native steps, no jail here).
     pub fn run(&self, script: &Script<'_>, what: &str) -> Result<ExitStatus, Error> {
         kiln_sdk::log::info(&format!("> {what} {}: {}", script.event, script.command.trim()));
-        Command::new("/bin/sh")
-            .args(["-c", script.command])
-            .envs(self.env(script))
-            .current_dir(script.dir)
-            .status()
-            .map_err(|e| {
-                e.context(format!(
-                    "kiln/nodejs: cannot run the {} script of {what}; package scripts need native steps (set BP_NODE_IGNORE_SCRIPTS=true to build without them)",
-                    script.event
-                ))
-            })
+        Command::new("/bin/sh").args(["-c", script.command]).envs(self.env(script)).current_dir(script.dir).status().map_err(|e| {
+            let fix = if script.npm_command == "ci" {
+                "allow native steps for kiln/nodejs, or set BP_NODE_IGNORE_SCRIPTS=true to install without running install scripts"
+            } else {
+                "allow native steps for kiln/nodejs, or remove scripts.build and ship what it makes"
+            };
+            e.context(format!(
+                "kiln/nodejs: cannot run the {} script of {what} (scripts run as native steps in the jail); {fix}",
+                script.event
+            ))
+        })
     }
 }
 
