@@ -21,7 +21,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use kiln_tests::{
-    KilnHome, KilnRun, RunningContainer, free_port, http_get, network_tests_enabled, require_tool, skopeo_inspect, umoci_unpack,
+    KilnHome, KilnRun, RunningContainer, free_port, http_get, network_tests_enabled, require_tool, skopeo_inspect, skopeo_inspect_raw,
+    umoci_unpack,
 };
 
 /// The example app.
@@ -35,12 +36,9 @@ fn build(home: &KilnHome, image: &str, extra: &[&str]) -> KilnRun {
     let started = Instant::now();
     let run = home.run(&args).success();
     eprintln!("{run}");
-    let size: u64 = skopeo_inspect(&home.store(), &format!("{image}:latest"))["LayersData"]
-        .as_array()
-        .expect("skopeo LayersData")
-        .iter()
-        .map(|layer| layer["Size"].as_u64().unwrap_or(0))
-        .sum();
+    let manifest: serde_json::Value = serde_json::from_slice(&skopeo_inspect_raw(&home.store(), &format!("{image}:latest"))).unwrap();
+    let size: u64 =
+        manifest["layers"].as_array().expect("the manifest's layers").iter().map(|layer| layer["size"].as_u64().unwrap_or(0)).sum();
     eprintln!("build {image} {extra:?}: {:.2}s, image layers {:.1} MB compressed", started.elapsed().as_secs_f64(), size as f64 / 1e6);
     run
 }
