@@ -267,7 +267,7 @@ pub fn npm_build(env: &Env) -> Vec<Row> {
     assert!(status.success());
     let cache = env.root.join("npm-cache");
     let script = format!(
-        "rm -rf node_modules public && npm ci --cache '{}' --prefer-offline --no-audit --no-fund --dangerously-allow-all-scripts >/dev/null && npm run build >/dev/null",
+        "rm -rf node_modules public && npm ci --cache '{}' --prefer-offline --no-audit --no-fund --dangerously-allow-all-scripts >/dev/null 2>&1 && npm run build >/dev/null 2>&1",
         cache.display()
     );
     let npm = || {
