@@ -47,37 +47,11 @@ struct Scripted<'a> {
 /// Run the install scripts of `plan`'s packages, unpacked under `root`.
 pub fn run(runner: &Runner, root: &Path, plan: &Plan) -> Result<Outcome, Error> {
     let mut outcome = Outcome::default();
-    let mut scripted = Vec::new();
-    let mut unbuildable = Vec::new();
-    for package in &plan.packages {
-        let dir = root.join(&package.path);
-        let gyp = dir.join("binding.gyp").is_file();
-        if !package.has_install_script && !gyp {
-            continue;
-        }
-        let manifest = read_manifest(&dir);
-        let has = |event: &str| script_of(&manifest, event).is_some();
-        if gyp && manifest.get("gypfile") != Some(&serde_json::Value::Bool(false)) && !has("install") && !has("preinstall") {
-            if package.optional {
-                kiln_sdk::log::warn(&format!(
-                    "kiln/nodejs: {}@{} ({}) is a native addon npm would build with node-gyp, which kiln cannot; it is optional, so it is left out",
-                    package.name, package.version, package.path
-                ));
-                remove(&dir, &package.path, &mut outcome)?;
-            } else {
-                unbuildable.push(format!("{}@{} ({})", package.name, package.version, package.path));
-            }
-            continue;
-        }
-        if EVENTS.iter().any(|e| has(e)) {
-            scripted.push(Scripted { package, dir, manifest });
-        }
-    }
-    if !unbuildable.is_empty() {
-        return Err(Error::new(format!(
-            "kiln/nodejs: {} would be built from C/C++ sources by `node-gyp rebuild` (a binding.gyp and no install script); kiln/nodejs cannot build native addons (no node-gyp, compiler or node headers in the build). Use a version that ships prebuilt binaries, replace the package, or set BP_NODE_IGNORE_SCRIPTS=true to install it unbuilt",
-            unbuildable.join(", ")
-        )));
+    let scripted = classify(root, plan, &mut outcome)?;
+    for path in &outcome.removed {
+        kiln_sdk::log::warn(&format!(
+            "kiln/nodejs: {path} is a native addon npm would build with node-gyp, which kiln cannot; it is optional, so it is left out"
+        ));
     }
     let order = order(plan, &scripted);
     for event in EVENTS {
@@ -117,6 +91,40 @@ pub fn run(runner: &Runner, root: &Path, plan: &Plan) -> Result<Outcome, Error> 
         }
     }
     Ok(outcome)
+}
+
+/// The packages with install scripts to run. A native addon npm would build with
+/// `node-gyp rebuild` is an error, or, when optional, removed (its path in `outcome`).
+fn classify<'a>(root: &Path, plan: &'a Plan, outcome: &mut Outcome) -> Result<Vec<Scripted<'a>>, Error> {
+    let mut scripted = Vec::new();
+    let mut unbuildable = Vec::new();
+    for package in &plan.packages {
+        let dir = root.join(&package.path);
+        let gyp = dir.join("binding.gyp").is_file();
+        if !package.has_install_script && !gyp {
+            continue;
+        }
+        let manifest = read_manifest(&dir);
+        let has = |event: &str| script_of(&manifest, event).is_some();
+        if gyp && manifest.get("gypfile") != Some(&serde_json::Value::Bool(false)) && !has("install") && !has("preinstall") {
+            if package.optional {
+                remove(&dir, &package.path, outcome)?;
+            } else {
+                unbuildable.push(format!("{}@{} ({})", package.name, package.version, package.path));
+            }
+            continue;
+        }
+        if EVENTS.iter().any(|e| has(e)) {
+            scripted.push(Scripted { package, dir, manifest });
+        }
+    }
+    if !unbuildable.is_empty() {
+        return Err(Error::new(format!(
+            "kiln/nodejs: {} would be built from C/C++ sources by `node-gyp rebuild` (a binding.gyp and no install script); kiln/nodejs cannot build native addons (no node-gyp, compiler or node headers in the build). Use a version that ships prebuilt binaries, replace the package, or set BP_NODE_IGNORE_SCRIPTS=true to install it unbuilt",
+            unbuildable.join(", ")
+        )));
+    }
+    Ok(scripted)
 }
 
 /// What arborist adds to a dependency's script environment.
@@ -238,6 +246,50 @@ mod tests {
         // c has no script but orders b before a; d and e form a cycle: d comes first by
         // path, so its dependencies (e, then its own b) run before it.
         assert_eq!(paths, ["node_modules/b", "node_modules/a", "node_modules/e", "node_modules/d/node_modules/b", "node_modules/d"]);
+    }
+
+    #[test]
+    fn scripts_come_from_the_package_json_and_unbuildable_addons_are_refused_or_dropped() {
+        let root = std::env::temp_dir().join(format!("kiln-nodejs-classify-{}", std::process::id()));
+        let write = |path: &str, file: &str, text: &str| {
+            std::fs::create_dir_all(root.join(path)).unwrap();
+            std::fs::write(root.join(path).join(file), text).unwrap();
+        };
+        write("node_modules/post", "package.json", r#"{"scripts": {"postinstall": "node install.js", "prepare": "x", "test": "y"}}"#);
+        write("node_modules/flagged-only", "package.json", r#"{"scripts": {"prepare": "tsc"}}"#);
+        write("node_modules/prebuilt", "package.json", r#"{"scripts": {"install": "node-gyp-build"}}"#);
+        write("node_modules/prebuilt", "binding.gyp", "{}");
+        write("node_modules/no-gyp", "package.json", r#"{"gypfile": false}"#);
+        write("node_modules/no-gyp", "binding.gyp", "{}");
+        write("node_modules/opt-addon", "package.json", "{}");
+        write("node_modules/opt-addon", "binding.gyp", "{}");
+        let mut optional = package("node_modules/opt-addon", &[]);
+        optional.has_install_script = false; // npm checks binding.gyp whatever the lockfile says
+        optional.optional = true;
+        let mut plan = Plan {
+            packages: vec![
+                package("node_modules/flagged-only", &[]),
+                package("node_modules/no-gyp", &[]),
+                optional,
+                package("node_modules/post", &[]),
+                package("node_modules/prebuilt", &[]),
+            ],
+            ..Plan::default()
+        };
+        let mut outcome = Outcome::default();
+        let scripted = classify(&root, &plan, &mut outcome).unwrap();
+        let paths: Vec<&str> = scripted.iter().map(|s| s.package.path.as_str()).collect();
+        assert_eq!(paths, ["node_modules/post", "node_modules/prebuilt"], "prepare of a dependency never runs");
+        assert_eq!(outcome.removed, ["node_modules/opt-addon"]);
+        assert!(!root.join("node_modules/opt-addon").exists());
+
+        write("node_modules/addon", "package.json", r#"{"name": "addon"}"#);
+        write("node_modules/addon", "binding.gyp", "{}");
+        plan.packages.push(package("node_modules/addon", &[]));
+        let err = classify(&root, &plan, &mut Outcome::default()).err().expect("a non-optional addon is refused").to_string();
+        assert!(err.contains("addon@1.0.0 (node_modules/addon)") && err.contains("node-gyp rebuild"), "{err}");
+        assert!(err.contains("BP_NODE_IGNORE_SCRIPTS=true"), "{err}");
+        std::fs::remove_dir_all(root).unwrap();
     }
 
     #[test]
