@@ -14,7 +14,8 @@
 //! same image digest without a fetch or an install script, and with
 //! `BP_NODE_IGNORE_SCRIPTS=true` the postinstall and `prebuild` do not run while `build`
 //! does (as npm's `ignore-scripts`): esbuild's shim still finds its binary, the page says
-//! the postinstall did not run. Failing scripts name the script, the package and the status.
+//! the postinstall did not run. Failing scripts name the script, the package and the status;
+//! with native steps denied (`--deny-exec`) the error says what to do.
 
 use std::fs;
 use std::path::Path;
@@ -179,6 +180,20 @@ fn failing_scripts_name_the_script_the_package_and_the_status() {
         ],
     );
     assert!(run.stderr.contains("root-postinstall-ran"), "{run}");
+
+    // Native steps denied by policy: the first script says what to do, and ignoring
+    // install scripts still leaves the build script, which needs a native step too.
+    let app_dir = app.path().to_str().unwrap();
+    let denied = ["build", "broken", "--path", app_dir, "--buildpack", "kiln/nodejs", "--run-image", "run-base", "--deny-exec"];
+    home.run(&denied).failure(
+        51,
+        &[
+            "cannot run the postinstall script of the app (broken@1.0.0)",
+            "set BP_NODE_IGNORE_SCRIPTS=true to install without running install scripts",
+        ],
+    );
+    home.run(&[&denied[..], &["--env", "BP_NODE_IGNORE_SCRIPTS=true"]].concat())
+        .failure(51, &["cannot run the build script of the app (broken@1.0.0)", "remove scripts.build"]);
 
     // A native addon npm would build with node-gyp: refused with what to do.
     fs::write(app.path().join("package.json"), r#"{"name": "addon", "version": "1.0.0"}"#).unwrap();
