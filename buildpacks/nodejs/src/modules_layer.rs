@@ -274,6 +274,39 @@ mod tests {
     }
 
     #[test]
+    fn bins_go_beside_the_package_and_native_ones_run_directly() {
+        let package = |path: &str| Package {
+            path: path.into(),
+            name: String::new(),
+            version: String::new(),
+            url: String::new(),
+            integrity: String::new(),
+            top_level: !path["node_modules/".len()..].contains("/node_modules/"),
+            bins: Vec::new(),
+            has_install_script: false,
+            optional: false,
+            dev: false,
+            dependencies: Vec::new(),
+        };
+        let root = Path::new("/l");
+        assert_eq!(bin_dirs(root, &package("node_modules/@s/c")), [root.join("node_modules/.bin"), root.join("bin")]);
+        assert_eq!(bin_dirs(root, &package("node_modules/a/node_modules/b")), [root.join("node_modules/a/node_modules/.bin")]);
+
+        let dir = std::env::temp_dir().join(format!("kiln-nodejs-bins-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, head, node) in [
+            ("shim", &b"#!/usr/bin/env node\nrequire('x')"[..], true),
+            ("bare", b"require('x')", true),
+            ("shell", b"#!/bin/sh\necho", false),
+            ("native", b"\x7fELF\x02\x01\x01", false),
+        ] {
+            std::fs::write(dir.join(name), head).unwrap();
+            assert_eq!(runs_with_node(&dir.join(name)).unwrap(), node, "{name}");
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
     fn the_app_link_replaces_a_vendored_node_modules() {
         let root = std::env::temp_dir().join(format!("kiln-nodejs-link-{}", std::process::id()));
         let app = root.join("workspace");
