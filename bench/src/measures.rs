@@ -250,3 +250,44 @@ pub fn jail_start(env: &Env) -> Vec<Row> {
         goal: "<= 2x".into(),
     }]
 }
+
+/// Cold build of `examples/nodejs-build` by kiln/nodejs (node and the two packages
+/// unpacked, esbuild's postinstall, `prebuild` and `build` as native steps in the jail,
+/// export) with kiln's download cache warm and no layer cache (`--clear-cache`), vs
+/// `npm ci && npm run build` of the same app with the real npm, its cache warm. Needs the
+/// network for the first round (a Debian run image, node, esbuild) and npm on `PATH`, so
+/// it runs only with `--network`.
+pub fn npm_build(env: &Env) -> Vec<Row> {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/nodejs-build");
+    let example = example.to_str().expect("a UTF-8 path");
+    let home = env.home("npm");
+    env.kiln(&home, &["base", "build", "--distro", "debian:bookworm", "--tag", "run-debian"]);
+    let build = ["build", "npm-site", "--path", example, "--buildpack", "kiln/nodejs", "--run-image", "run-debian"];
+    env.kiln(&home, &build); // fills the download cache
+    let (kiln_time, _) = env.kiln(&home, &[&build[..], &["--clear-cache"]].concat());
+
+    let app = env.root.join("npm-app");
+    let status = Command::new("cp").arg("-a").arg(example).arg(&app).status().expect("cp");
+    assert!(status.success());
+    let cache = env.root.join("npm-cache");
+    let script = format!(
+        "rm -rf node_modules public && npm ci --cache '{}' --prefer-offline --no-audit --no-fund --dangerously-allow-all-scripts >/dev/null 2>&1 && npm run build >/dev/null 2>&1",
+        cache.display()
+    );
+    let npm = || {
+        let started = Instant::now();
+        let status = Command::new("sh").arg("-c").arg(&script).current_dir(&app).status().expect("sh: npm ci && npm run build");
+        assert!(status.success(), "npm ci && npm run build failed in {}", app.display());
+        started.elapsed()
+    };
+    npm(); // fills npm's cache
+    let npm_time = npm();
+    vec![Row {
+        measure: "cold build of the npm build-script example (download caches warm)".into(),
+        kiln: secs(kiln_time),
+        baseline: secs(npm_time),
+        unit: "s",
+        baseline_name: "npm ci && npm run build, no image".into(),
+        goal: "<= 3x".into(),
+    }]
+}

@@ -1,5 +1,6 @@
-//! The Node.js buildpack (`kiln/nodejs`): an app with a `package.json` gets node and its
-//! locked dependencies, and a `web` process.
+//! The Node.js buildpack (`kiln/nodejs`): an app with a `package.json` gets node, its
+//! locked dependencies with their install scripts run, its `build` script run, and a
+//! `web` process; everything npm would run happens in kiln's jail, with no npm.
 //!
 //! - detect: `package.json` in the app (provides and requires `node`).
 //! - build:
@@ -8,15 +9,29 @@
 //!      fetched from the npm registry with its integrity into the `node` layer;
 //!   2. dependencies ([`lockfile`], [`modules_layer`]): `npm-shrinkwrap.json` or
 //!      `package-lock.json` (lockfileVersion 2/3) fetched package by package into the
-//!      `modules` layer (`<layer>/node_modules`), linked from the app's `node_modules`; dev dependencies only
-//!      with `BP_NODE_INCLUDE_DEV=true`; no package script is ever run (packages that have
-//!      install scripts are named in a warning);
-//!   3. the default `web` process ([`process`]): `scripts.start`, else `node <main, server.js
+//!      `modules` layer (`<layer>/node_modules`), linked from the app's `node_modules`;
+//!      dev dependencies only with `BP_NODE_INCLUDE_DEV=true`. Then the packages' install
+//!      scripts run as `npm ci` runs them ([`install_scripts`], [`scripts`]);
+//!   3. the app's own install lifecycle scripts (`preinstall` ... `prepare`) and then
+//!      `prebuild`, `build`, `postbuild` ([`app_scripts`]) in the app dir. When there is
+//!      a `build` script and dev dependencies the image leaves out, the full tree goes into
+//!      a cache-only `build-modules` layer linked as the app's `node_modules` for the
+//!      scripts, and the link is moved to `modules` (or removed) afterwards: the build's
+//!      outputs stay in the app, dev dependencies stay out of the image;
+//!   4. the default `web` process ([`process`]): `scripts.start`, else `node <main, server.js
 //!      or index.js>`. The app reads `PORT` itself.
 //!
-//! Both layers are launch + cache and keyed by what they were made from (release,
-//! lockfile hash): an unchanged input keeps the layer, its fetches and its image digest.
+//! `BP_NODE_IGNORE_SCRIPTS=true` is npm's `ignore-scripts`: no install script runs (the
+//! packages that have one are named in a warning), and `build` runs without its `pre`/`post`
+//! scripts. A native addon npm would build with `node-gyp rebuild` fails the build (no
+//! node-gyp, compiler or headers in the jail; an optional one is left out with a warning).
+//!
+//! Every layer is cache and keyed by what it was made from (release; lockfile hash, dev
+//! dependencies, whether scripts ran and with which node): an unchanged input keeps the
+//! layer without a fetch or a script, and the image keeps its digest.
 
+pub mod app_scripts;
+pub mod install_scripts;
 pub mod lockfile;
 pub mod modules_layer;
 pub mod node_layer;
@@ -25,12 +40,15 @@ pub mod process;
 pub mod range;
 pub mod reuse;
 pub mod runtime;
+pub mod scripts;
 
 use kiln_sdk::{BuildContext, BuildResult, Buildpack, DetectContext, DetectResult, Error, Plan};
 
 use crate::lockfile::LINUX_X64_GLIBC;
+use crate::modules_layer::Kind;
 use crate::package_json::PackageJson;
 use crate::runtime::Request;
+use crate::scripts::Runner;
 
 /// Lockfiles in the order npm prefers them.
 const LOCKFILES: [&str; 2] = ["npm-shrinkwrap.json", "package-lock.json"];
@@ -60,6 +78,7 @@ impl Buildpack for NodeJs {
             )));
         }
         let pkg = PackageJson::read(&ctx.app_dir)?;
+        let manifest = scripts::read_manifest(&ctx.app_dir);
         let request = match (ctx.env("BP_NODE_VERSION").map(str::trim).filter(|v| !v.is_empty()), pkg.node_range()) {
             (Some(env), _) => Request::Env(env.to_string()),
             (None, Some(range)) => Request::Engines(range.to_string()),
@@ -67,17 +86,48 @@ impl Buildpack for NodeJs {
         };
         let release = runtime::choose(&request).map_err(|why| Error::new(format!("kiln/nodejs: {why}")))?;
         // Everything that can be refused is checked before the first download.
-        let include_dev = truthy(ctx.env("BP_NODE_INCLUDE_DEV"));
-        let locked = dependencies(ctx, &pkg, include_dev)?;
+        let options = Options {
+            include_dev: truthy(ctx.env("BP_NODE_INCLUDE_DEV")),
+            ignore_scripts: truthy(ctx.env("BP_NODE_IGNORE_SCRIPTS")),
+            has_build: scripts::script_of(&manifest, "build").is_some(),
+        };
+        let locked = dependencies(ctx, &pkg, options)?;
 
-        let mut result = BuildResult::new().layer(node_layer::contribute(ctx, release)?);
-        if let Some(locked) = locked {
-            let key = modules_layer::Key { lockfile: &locked.bytes, include_dev };
-            let layer = modules_layer::contribute(ctx, &locked.plan, key)?;
-            if modules_layer::link_app(&ctx.app_dir, layer.path())? {
-                kiln_sdk::log::warn("the app's own node_modules was replaced by the one installed from the lockfile");
+        let node = node_layer::contribute(ctx, release)?;
+        let runner = Runner::new(ctx, node.path(), release.version);
+        let script_runner = (!options.ignore_scripts).then_some(&runner);
+        let mut result = BuildResult::new().layer(node);
+        let mut launch_modules = None;
+        let mut build_tree = false;
+        if let Some(locked) = &locked {
+            if let Some(plan) = &locked.build {
+                let key = modules_layer::Key { lockfile: &locked.bytes, include_dev: true };
+                let layer = modules_layer::contribute(ctx, Kind::Build, plan, key, script_runner)?;
+                link(&ctx.app_dir, layer.path())?;
+                build_tree = true;
+                result = result.layer(layer);
             }
-            result = result.layer(layer);
+            if let Some(plan) = &locked.launch {
+                let key = modules_layer::Key { lockfile: &locked.bytes, include_dev: options.include_dev };
+                let layer = modules_layer::contribute(ctx, Kind::Launch, plan, key, script_runner)?;
+                if !build_tree {
+                    link(&ctx.app_dir, layer.path())?;
+                }
+                launch_modules = Some(layer.path().to_path_buf());
+                result = result.layer(layer);
+            }
+        }
+        if !options.ignore_scripts {
+            app_scripts::install(&runner, &manifest)?;
+        }
+        if app_scripts::build(&runner, &manifest, options.ignore_scripts)? && build_tree {
+            kiln_sdk::log::info("build: done; dev dependencies stay out of the image (set BP_NODE_INCLUDE_DEV=true to keep them)");
+        }
+        if build_tree {
+            match &launch_modules {
+                Some(layer) => link(&ctx.app_dir, layer)?,
+                None => modules_layer::unlink_app(&ctx.app_dir)?,
+            }
         }
 
         match process::web(&pkg, &ctx.app_dir) {
@@ -98,17 +148,40 @@ impl Buildpack for NodeJs {
     }
 }
 
+/// Link the app's `node_modules` to a modules layer, saying when a vendored one is replaced.
+fn link(app: &std::path::Path, layer: &std::path::Path) -> Result<(), Error> {
+    if modules_layer::link_app(app, layer)? {
+        kiln_sdk::log::warn("the app's own node_modules was replaced by the one installed from the lockfile");
+    }
+    Ok(())
+}
+
+/// The platform's settings and what package.json asks for.
+#[derive(Debug, Clone, Copy)]
+struct Options {
+    /// `BP_NODE_INCLUDE_DEV`: dev dependencies go into the image.
+    include_dev: bool,
+    /// `BP_NODE_IGNORE_SCRIPTS`: no install script runs (npm's `ignore-scripts`).
+    ignore_scripts: bool,
+    /// package.json has `scripts.build`.
+    has_build: bool,
+}
+
 /// A lockfile and what to install from it.
 struct Locked {
     bytes: Vec<u8>,
-    plan: lockfile::Plan,
+    /// The image's packages (`modules`), if any.
+    launch: Option<lockfile::Plan>,
+    /// The full tree for the build script (`build-modules`), when the build needs dev
+    /// dependencies the image leaves out.
+    build: Option<lockfile::Plan>,
 }
 
 /// What to install, or `None` when there is nothing to install.
-fn dependencies(ctx: &BuildContext, pkg: &PackageJson, include_dev: bool) -> Result<Option<Locked>, Error> {
+fn dependencies(ctx: &BuildContext, pkg: &PackageJson, options: Options) -> Result<Option<Locked>, Error> {
     let found = LOCKFILES.iter().find(|name| ctx.app_file(name).is_file());
     let Some(file) = found else {
-        if pkg.has_dependencies(include_dev) {
+        if pkg.has_dependencies(options.include_dev || options.has_build) {
             let other = ["yarn.lock", "pnpm-lock.yaml"].into_iter().find(|f| ctx.app_file(f).is_file());
             let note = other.map(|f| format!(" ({f} is not supported)")).unwrap_or_default();
             return Err(Error::new(format!(
@@ -128,21 +201,32 @@ fn dependencies(ctx: &BuildContext, pkg: &PackageJson, include_dev: bool) -> Res
             )));
         }
     }
-    let plan = lockfile::plan(&lock, file, include_dev, LINUX_X64_GLIBC)?;
-    for (path, reason) in &plan.skipped {
+    let launch = lockfile::plan(&lock, file, options.include_dev, LINUX_X64_GLIBC)?;
+    for (path, reason) in &launch.skipped {
         kiln_sdk::log::debug(&format!("not installing {path}: {reason}"));
     }
-    if !plan.install_scripts.is_empty() {
+    let build = if options.has_build && !options.include_dev {
+        let full = lockfile::plan(&lock, file, true, LINUX_X64_GLIBC)?;
+        (full.packages.len() > launch.packages.len()).then_some(full)
+    } else {
+        None
+    };
+    let scripted = &build.as_ref().unwrap_or(&launch).install_scripts;
+    if options.ignore_scripts && !scripted.is_empty() {
         kiln_sdk::log::warn(&format!(
-            "kiln/nodejs runs no package scripts; these packages have install scripts that will not run (native addons or install-time downloads will be missing): {}",
-            plan.install_scripts.join(", ")
+            "BP_NODE_IGNORE_SCRIPTS is set: these packages have install scripts that will not run (native addons or install-time downloads will be missing): {}",
+            scripted.join(", ")
         ));
     }
-    if plan.packages.is_empty() {
+    let launch = (!launch.packages.is_empty()).then_some(launch);
+    if launch.is_none() && build.is_none() {
         kiln_sdk::log::info(&format!("{file}: nothing to install"));
         return Ok(None);
     }
-    Ok(Some(Locked { bytes, plan }))
+    if build.is_some() && launch.is_none() {
+        kiln_sdk::log::info(&format!("{file}: only dev dependencies, installed for the build script and left out of the image"));
+    }
+    Ok(Some(Locked { bytes, launch, build }))
 }
 
 kiln_sdk::export_buildpack!(NodeJs);

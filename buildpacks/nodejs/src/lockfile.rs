@@ -73,6 +73,12 @@ pub struct Entry {
     /// Executables: `{name: path}` or one path named after the package.
     #[serde(default)]
     pub bin: Option<Bin>,
+    /// `dependencies`: name -> range (resolved like `require`, for the script order).
+    #[serde(default)]
+    pub dependencies: BTreeMap<String, String>,
+    /// `optionalDependencies`: name -> range.
+    #[serde(default)]
+    pub optional_dependencies: BTreeMap<String, String>,
 }
 
 /// A string or a list of strings (npm accepts both for `os`, `cpu`, `libc`).
@@ -146,6 +152,14 @@ pub struct Package {
     pub top_level: bool,
     /// Executables: (name, path inside the package).
     pub bins: Vec<(String, String)>,
+    /// The lockfile says it has install scripts (`hasInstallScript`).
+    pub has_install_script: bool,
+    /// Only needed by optional dependencies: a failing install script removes it, as npm does.
+    pub optional: bool,
+    /// Needed only by dev dependencies (npm's `npm_package_dev`).
+    pub dev: bool,
+    /// Names of its dependencies and optional dependencies.
+    pub dependencies: Vec<String>,
 }
 
 /// What [`plan`] decided.
@@ -155,7 +169,7 @@ pub struct Plan {
     pub packages: Vec<Package>,
     /// Left out, with why: (install path, reason).
     pub skipped: Vec<(String, String)>,
-    /// Install paths of packages with install scripts (which are not run).
+    /// Install paths of packages with install scripts.
     pub install_scripts: Vec<String>,
 }
 
@@ -214,7 +228,19 @@ pub fn plan(lock: &Lockfile, file: &str, include_dev: bool, platform: Platform) 
             out.install_scripts.push(path.clone());
         }
         let top_level = !path["node_modules/".len()..].contains("/node_modules/");
-        out.packages.push(Package { path: path.clone(), bins: bins(&name, entry.bin.as_ref()), name, version, url, integrity, top_level });
+        out.packages.push(Package {
+            path: path.clone(),
+            bins: bins(&name, entry.bin.as_ref()),
+            name,
+            version,
+            url,
+            integrity,
+            top_level,
+            has_install_script: entry.has_install_script,
+            optional: entry.optional,
+            dev: entry.dev,
+            dependencies: entry.dependencies.keys().chain(entry.optional_dependencies.keys()).cloned().collect(),
+        });
     }
     Ok(out)
 }

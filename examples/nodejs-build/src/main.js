@@ -1,0 +1,3 @@
+import { greeting } from './greeting.js';
+
+document.getElementById('greeting').textContent = greeting('kiln nodejs-build');
