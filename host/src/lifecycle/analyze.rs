@@ -65,6 +65,8 @@ pub struct Analysis {
     pub app_diff_ids: Vec<Digest>,
     /// Blobs of the previous image by diffID, for reuse at export.
     pub image_blobs: BTreeMap<Digest, Descriptor>,
+    /// The native steps the previous image records (its `io.kiln.build.exec` label).
+    pub native_steps: Vec<super::native_steps::NativeStep>,
 }
 
 impl Analysis {
@@ -214,6 +216,8 @@ pub fn analyze(previous: Option<&Image>, previous_sbom: Option<&[u8]>, cache: Op
         for (descriptor, diff_id) in image.manifest.layers.iter().zip(&image.config.rootfs.diff_ids) {
             analysis.image_blobs.insert(diff_id.clone(), descriptor.clone());
         }
+        let steps = image.label(super::native_steps::NATIVE_STEPS_LABEL).and_then(|text| serde_json::from_str(text).ok());
+        analysis.native_steps = steps.map(|label: super::native_steps::NativeSteps| label.steps).unwrap_or_default();
     }
     let mut image_layers: BTreeMap<(String, String), (Digest, toml::Table, LayerTypes)> = BTreeMap::new();
     if let Some(metadata) = &metadata {

@@ -263,7 +263,7 @@ impl Exporter<'_> {
         }
         container.labels.insert(LIFECYCLE_METADATA_LABEL.into(), json(&lifecycle_metadata));
         container.labels.insert(BUILD_METADATA_LABEL.into(), json(&build_metadata));
-        if let Some(steps) = super::native_steps::NativeSteps::from_records(self.native_steps) {
+        if let Some(steps) = super::native_steps::NativeSteps::assemble(self.outputs, self.analysis, self.native_steps) {
             container.labels.insert(super::native_steps::NATIVE_STEPS_LABEL.into(), json(&steps));
         }
         if let Some(diff_id) = &sbom {

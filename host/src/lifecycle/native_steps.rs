@@ -1,14 +1,22 @@
-//! The image's record of the native steps its build ran: the `io.kiln.build.exec` label,
-//! made from the build's [`ExecRecord`]s.
+//! The image's record of the native steps that made it: the `io.kiln.build.exec` label,
+//! made from the build's [`ExecRecord`]s and the previous image's label.
 //!
 //! Only what the same inputs reproduce goes in (buildpack, program, arguments, how it
-//! ended), never durations or memory, so a rebuild of the same app gives the same image
-//! digest. The label is bounded ([`MAX_LABEL_BYTES`]): steps past the budget are counted
-//! in `omitted`, and a long argument is cut (its full length is kept). Builds without a
-//! native step get no label.
+//! ended), never durations or memory. A rebuild that keeps a layer does not rerun the steps
+//! that made it, so steps are tied to layers the way SBOM components are: a step belongs to
+//! the layers its buildpack recreated in that build (all its layers when it recreated none),
+//! and a layer kept with the same metadata carries its steps over from the previous image.
+//! An unchanged rebuild therefore records the same steps, and the image keeps its digest.
+//! Identical steps are listed once. The label is bounded ([`MAX_LABEL_BYTES`]): steps past
+//! the budget are counted in `omitted`, and a long argument is cut (its full length is
+//! kept). An image no native step went into has no label.
+
+use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
+use super::analyze::Analysis;
+use super::build::BuildpackOutput;
 use crate::image::labels::LabelValue;
 use crate::sandbox::exec::ExecRecord;
 
@@ -51,6 +59,16 @@ pub struct NativeStep {
     /// Why it did not run or finish, when so.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The buildpack's layers it went into (see the module doc).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub layers: Vec<String>,
+}
+
+impl NativeStep {
+    /// What makes two records the same step.
+    fn key(&self) -> (&str, &str, &[String], Option<i32>, Option<i32>, Option<&str>) {
+        (&self.buildpack, &self.program, &self.args, self.exit_code, self.signal, self.error.as_deref())
+    }
 }
 
 impl LabelValue for NativeSteps {
@@ -74,26 +92,62 @@ fn bounded(text: &str) -> String {
 }
 
 impl NativeSteps {
-    /// The label for `records`, or `None` when the build ran no native step.
-    pub fn from_records(records: &[ExecRecord]) -> Option<NativeSteps> {
-        if records.is_empty() {
-            return None;
-        }
-        let mut label = NativeSteps::default();
-        // The JSON around the steps, and a margin for the `omitted` count.
-        let mut used = 64;
-        for (index, record) in records.iter().enumerate() {
-            let step = NativeStep {
+    /// The label of an image built by `outputs`, whose native steps this build were
+    /// `records`, over the previous image's steps (`analysis`); `None` when there are none.
+    pub fn assemble(outputs: &[BuildpackOutput], analysis: &Analysis, records: &[ExecRecord]) -> Option<NativeSteps> {
+        let mut steps: Vec<NativeStep> = Vec::new();
+        for output in outputs {
+            let id = output.id.as_str();
+            let previous = analysis.for_buildpack(id);
+            let kept: BTreeSet<&str> = output
+                .layers
+                .iter()
+                .filter(|l| previous.and_then(|p| p.get(l.name.as_str())).is_some_and(|p| p.metadata == l.metadata))
+                .map(|l| l.name.as_str())
+                .collect();
+            let names: BTreeSet<&str> = output.layers.iter().map(|l| l.name.as_str()).collect();
+            let recreated: Vec<String> = names.difference(&kept).map(|n| n.to_string()).collect();
+            let attributed = if recreated.is_empty() { names.iter().map(|n| n.to_string()).collect() } else { recreated };
+            let carried = analysis.native_steps.iter().filter(|s| s.buildpack == id).filter_map(|step| {
+                let layers: Vec<String> = step.layers.iter().filter(|l| kept.contains(l.as_str())).cloned().collect();
+                (!layers.is_empty()).then(|| NativeStep { layers, ..step.clone() })
+            });
+            let ran = records.iter().filter(|r| r.buildpack == id).map(|record| NativeStep {
                 buildpack: record.buildpack.clone(),
                 program: bounded(&record.program),
                 args: record.args.iter().map(|a| bounded(a)).collect(),
                 exit_code: record.exit_code,
                 signal: record.signal,
                 error: record.error.as_deref().map(bounded),
-            };
+                layers: attributed.clone(),
+            });
+            for step in carried.chain(ran) {
+                match steps.iter_mut().find(|s| s.key() == step.key()) {
+                    Some(same) => {
+                        same.layers.extend(step.layers);
+                        same.layers.sort();
+                        same.layers.dedup();
+                    }
+                    None => steps.push(step),
+                }
+            }
+        }
+        Self::bounded(steps)
+    }
+
+    /// The label for `steps`, cut to [`MAX_LABEL_BYTES`].
+    fn bounded(steps: Vec<NativeStep>) -> Option<NativeSteps> {
+        if steps.is_empty() {
+            return None;
+        }
+        let total = steps.len();
+        let mut label = NativeSteps::default();
+        // The JSON around the steps, and a margin for the `omitted` count.
+        let mut used = 64;
+        for step in steps {
             let size = serde_json::to_string(&step).map_or(usize::MAX, |s| s.len() + 1);
             if used + size > MAX_LABEL_BYTES {
-                label.omitted = records.len() - index;
+                label.omitted = total - label.steps.len();
                 break;
             }
             used += size;
@@ -106,6 +160,9 @@ impl NativeSteps {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::buildpack::BuildpackId;
+    use crate::layers::{BuiltLayer, LayerName, LayerTypes};
+    use crate::lifecycle::analyze::{PreviousContents, PreviousLayer};
 
     fn record(program: &str, args: &[&str]) -> ExecRecord {
         ExecRecord {
@@ -120,22 +177,87 @@ mod tests {
         }
     }
 
+    fn output(layers: &[(&str, &str)]) -> BuildpackOutput {
+        BuildpackOutput {
+            id: BuildpackId::parse("acme/bp").unwrap(),
+            version: "1".into(),
+            api: "0.10".into(),
+            homepage: None,
+            processes: Vec::new(),
+            labels: Vec::new(),
+            layers: layers
+                .iter()
+                .map(|(name, version)| BuiltLayer {
+                    name: LayerName::parse(name).unwrap(),
+                    types: LayerTypes { launch: true, build: false, cache: true },
+                    metadata: toml::from_str(&format!("v = {version:?}")).unwrap(),
+                    dir: std::path::PathBuf::from("/nonexistent"),
+                    from_previous_image: None,
+                })
+                .collect(),
+        }
+    }
+
+    /// The analysis of a rebuild after an image labelled `label`, built by `built`.
+    fn after(label: &NativeSteps, built: &BuildpackOutput) -> Analysis {
+        let mut analysis = Analysis { native_steps: label.steps.clone(), ..Analysis::default() };
+        for layer in &built.layers {
+            let digest = crate::image::Digest::of_bytes(layer.name.as_str().as_bytes());
+            analysis.layers.entry("acme/bp".into()).or_default().insert(
+                layer.name.to_string(),
+                PreviousLayer {
+                    metadata: layer.metadata.clone(),
+                    types: layer.types,
+                    contents: PreviousContents::Image {
+                        diff_id: digest.clone(),
+                        descriptor: crate::image::Descriptor::new("application/vnd.oci.image.layer.v1.tar+gzip", digest, 1),
+                    },
+                    sbom: Vec::new(),
+                },
+            );
+        }
+        analysis
+    }
+
     #[test]
     fn no_steps_no_label_and_timings_never_recorded() {
-        assert_eq!(NativeSteps::from_records(&[]), None);
-        let label = NativeSteps::from_records(&[record("/bin/sh", &["-c", "true"])]).unwrap();
+        assert_eq!(NativeSteps::assemble(&[output(&[])], &Analysis::default(), &[]), None);
+        let label = NativeSteps::assemble(&[output(&[])], &Analysis::default(), &[record("/bin/sh", &["-c", "true"])]).unwrap();
         let json = serde_json::to_string(&label).unwrap();
         assert_eq!(json, r#"{"steps":[{"buildpack":"acme/bp","program":"/bin/sh","args":["-c","true"],"exit-code":0}]}"#);
     }
 
     #[test]
+    fn kept_layers_carry_their_steps_so_an_unchanged_rebuild_records_the_same() {
+        let built = output(&[("modules", "lock-1"), ("node", "24")]);
+        let install = record("/bin/sh", &["-c", "node install.js"]);
+        let build = record("/bin/sh", &["-c", "esbuild"]);
+        let cold = NativeSteps::assemble(std::slice::from_ref(&built), &Analysis::default(), &[install.clone(), build.clone()]).unwrap();
+        assert_eq!(cold.steps[0].layers, ["modules", "node"]);
+
+        // Nothing changed: no step runs, every layer is kept: the same label.
+        let warm = NativeSteps::assemble(std::slice::from_ref(&built), &after(&cold, &built), &[]).unwrap();
+        assert_eq!(warm, cold);
+        // A source change: the build script runs again, the install steps are carried.
+        let edited = NativeSteps::assemble(std::slice::from_ref(&built), &after(&cold, &built), &[build.clone()]).unwrap();
+        assert_eq!(edited, cold);
+        // A new node version recreates `node`: its steps must run again or be gone.
+        let newer = output(&[("modules", "lock-1"), ("node", "25")]);
+        let upgraded = NativeSteps::assemble(std::slice::from_ref(&newer), &after(&cold, &built), &[]).unwrap();
+        assert!(upgraded.steps.iter().all(|s| s.layers == ["modules"]), "{upgraded:?}");
+        // Every layer recreated, no step ran: nothing to record.
+        let other = output(&[("modules", "lock-2"), ("node", "25")]);
+        assert_eq!(NativeSteps::assemble(&[other], &after(&cold, &built), &[]), None);
+    }
+
+    #[test]
     fn the_label_stays_within_its_budget() {
         let long = "x".repeat(100_000);
-        let records: Vec<_> = (0..2000).map(|_| record("/bin/sh", &["-c", &long])).collect();
-        let label = NativeSteps::from_records(&records).unwrap();
+        let records: Vec<_> = (0..2000).map(|n| record("/bin/sh", &["-c", &format!("{n}{long}")])).collect();
+        let label = NativeSteps::assemble(&[output(&[])], &Analysis::default(), &records).unwrap();
         let json = serde_json::to_string(&label).unwrap();
         assert!(json.len() <= MAX_LABEL_BYTES, "{}", json.len());
         assert!(label.omitted > 0 && label.omitted + label.steps.len() == 2000);
-        assert!(label.steps[0].args[1].ends_with("... (100000 bytes)"));
+        assert!(label.steps[0].args[1].ends_with("... (100001 bytes)"));
     }
 }
