@@ -65,9 +65,9 @@ pub struct NativeStep {
 }
 
 impl NativeStep {
-    /// What makes two records the same step.
-    fn key(&self) -> (&str, &str, &[String], Option<i32>, Option<i32>, Option<&str>) {
-        (&self.buildpack, &self.program, &self.args, self.exit_code, self.signal, self.error.as_deref())
+    /// Whether two records are the same step (their layers aside).
+    fn same_step(&self, other: &NativeStep) -> bool {
+        NativeStep { layers: Vec::new(), ..self.clone() } == NativeStep { layers: Vec::new(), ..other.clone() }
     }
 }
 
@@ -122,7 +122,7 @@ impl NativeSteps {
                 layers: attributed.clone(),
             });
             for step in carried.chain(ran) {
-                match steps.iter_mut().find(|s| s.key() == step.key()) {
+                match steps.iter_mut().find(|s| s.same_step(&step)) {
                     Some(same) => {
                         same.layers.extend(step.layers);
                         same.layers.sort();
@@ -239,7 +239,7 @@ mod tests {
         let warm = NativeSteps::assemble(std::slice::from_ref(&built), &after(&cold, &built), &[]).unwrap();
         assert_eq!(warm, cold);
         // A source change: the build script runs again, the install steps are carried.
-        let edited = NativeSteps::assemble(std::slice::from_ref(&built), &after(&cold, &built), &[build.clone()]).unwrap();
+        let edited = NativeSteps::assemble(std::slice::from_ref(&built), &after(&cold, &built), std::slice::from_ref(&build)).unwrap();
         assert_eq!(edited, cold);
         // A new node version recreates `node`: its steps must run again or be gone.
         let newer = output(&[("modules", "lock-1"), ("node", "25")]);
