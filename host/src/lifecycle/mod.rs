@@ -12,6 +12,7 @@ pub mod app_layers;
 pub mod build;
 pub mod cache;
 pub mod detect;
+pub mod ecosystem;
 pub mod events;
 pub mod export;
 pub mod launch_metadata;
