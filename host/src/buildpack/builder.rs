@@ -98,8 +98,9 @@ struct Stack {
 }
 
 impl Builder {
-    /// The builder embedded in kiln. Order: a static site with an optional Procfile (whose
-    /// processes override the static `web`), then a Procfile alone.
+    /// The builder embedded in kiln. Order: Node.js, Python, Go, then a static site, each
+    /// with an optional Procfile (whose processes override the language's `web`), then a
+    /// Procfile alone.
     pub fn default_builder() -> Builder {
         let entry = |id: &str, optional: bool| GroupEntry { id: BuildpackId::parse(id).expect("bundled ids are valid"), optional };
         Builder {
