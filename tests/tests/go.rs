@@ -9,9 +9,11 @@
 //! holds the binary and no toolchain, and its `web` process answers over HTTP as uid 1000;
 //! the SBOM lists the wheel with its digest and the vendored module with its version; after
 //! a main.go change the rebuild reuses the `go` and `go-cache` layers, downloads nothing and
-//! is faster; `BP_GO_TARGETS` builds a second binary as its own process.
+//! is faster; an unchanged rebuild gives the same image digest; `BP_GO_TARGETS` builds a
+//! second binary as its own process.
 //! Without network: a module that requires modules but has no vendor/ fails before any
-//! download, saying to run `go mod vendor`.
+//! download, saying to run `go mod vendor`; so do a bad `BP_GO_TARGETS` and a `go`
+//! directive newer than the pinned toolchain.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -134,6 +136,9 @@ fn go_mod_example_builds_with_the_default_builder_serves_and_a_code_change_reuse
     assert!(warm_time < cold_time, "warm {warm_time:?} should beat cold {cold_time:?}");
     let bundle = umoci_unpack(&home.store(), "goapp:latest", &bundle_dir.path().join("bundle2"));
     assert_greeting(&serve(&bundle), "Hello again from kiln go");
+    // The same source again: -trimpath and no VCS stamp make the same binary, so the same image.
+    let (again, _) = build(&home, app.path(), &[]);
+    assert_eq!(again.digest(), warm.digest(), "an unchanged app gives the same image:\n{again}");
     let doc: serde_json::Value = serde_json::from_str(&home.run(&["sbom", "goapp"]).success().stdout).unwrap();
     assert!(doc["components"].as_array().unwrap().iter().any(|c| c["name"] == GO_WHEEL), "a kept toolchain stays in the SBOM: {doc:#}");
 
@@ -175,6 +180,11 @@ fn a_module_with_requires_and_no_vendor_dir_fails_saying_to_run_go_mod_vendor() 
     // A bad BP_GO_TARGETS is refused before any download too.
     let bad_target = [&args[..], &["--env", "BP_GO_TARGETS=../elsewhere"]].concat();
     home.run(&bad_target).failure(51, &["kiln/go: BP_GO_TARGETS:", "\"../elsewhere\""]);
+
+    // A go directive newer than the pinned toolchain is refused before any download.
+    std::fs::write(app.path().join("go.mod"), "module example.com/go-mod\n\ngo 1.99\n").unwrap();
+    let run = home.run(&args).failure(51, &["kiln/go: go.mod says `go 1.99`, and kiln/go has Go 1.27.3", "Lower the `go` line"]);
+    assert!(!run.stderr.contains("installing Go"), "nothing is downloaded:\n{run}");
 
     // Detection: no go.mod, no Go app.
     std::fs::remove_file(app.path().join("go.mod")).unwrap();

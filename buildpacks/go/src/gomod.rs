@@ -97,6 +97,38 @@ pub fn parse_modules_txt(text: &str) -> Vec<VendoredModule> {
         .collect()
 }
 
+/// `(major, minor, patch)` of a Go version: `1.22`, `1.22.4`, `go1.27.3`, `1.23rc1` (a
+/// pre-release counts as its release's `.0`).
+pub fn go_version(text: &str) -> Option<(u32, u32, u32)> {
+    let text = text.trim().strip_prefix("go").unwrap_or(text.trim());
+    let mut parts = text.splitn(3, '.');
+    let number = |part: Option<&str>| -> Option<u32> {
+        let digits: String = part?.chars().take_while(char::is_ascii_digit).collect();
+        digits.parse().ok()
+    };
+    let major = number(parts.next())?;
+    let minor = number(parts.next()).unwrap_or(0);
+    let patch = parts.next().map_or(Some(0), |p| number(Some(p)))?;
+    Some((major, minor, patch))
+}
+
+/// An error when go.mod's `go` directive asks for a newer Go than `toolchain` (`go1.27.3`):
+/// with `GOTOOLCHAIN=local` the build would stop there, and no other toolchain can be fetched.
+pub fn check_go_directive(module: &GoMod, toolchain: &str) -> Result<(), Error> {
+    let (Some(wanted), Some(have)) = (module.go.as_deref().and_then(go_version), go_version(toolchain)) else { return Ok(()) };
+    if wanted > have {
+        return Err(Error::new(format!(
+            "kiln/go: go.mod says `go {}`, and kiln/go has Go {}; kiln builds with that toolchain only \
+             (GOTOOLCHAIN=local: no other Go can be downloaded during a build). Lower the `go` line of go.mod \
+             to {} or below, or use a kiln/go with a newer Go",
+            module.go.as_deref().unwrap_or_default(),
+            toolchain.trim_start_matches("go"),
+            toolchain.trim_start_matches("go"),
+        )));
+    }
+    Ok(())
+}
+
 /// The name of the last element of the module path (`example.com/tools/web` -> `web`),
 /// made safe as a file and process name.
 pub fn module_base(module: &str) -> String {
@@ -167,6 +199,25 @@ exclude example.com/old v0.1.0
         assert_eq!(modules[0], VendoredModule { path: "github.com/google/uuid".into(), version: "v1.3.0".into(), replacement: None });
         assert_eq!(modules[1].replacement.as_deref(), Some("../fork"));
         assert_eq!(modules[2].version, "");
+    }
+
+    #[test]
+    fn go_versions_compare_by_number() {
+        assert_eq!(go_version("1.22"), Some((1, 22, 0)));
+        assert_eq!(go_version("go1.27.3"), Some((1, 27, 3)));
+        assert_eq!(go_version("1.23rc1"), Some((1, 23, 0)));
+        assert_eq!(go_version("x"), None);
+        assert!(go_version("1.9").unwrap() < go_version("1.10").unwrap());
+    }
+
+    #[test]
+    fn a_go_directive_newer_than_the_toolchain_is_refused_with_what_to_do() {
+        let module = |go: &str| GoMod { module: "m".into(), go: Some(go.into()), requires: Vec::new() };
+        check_go_directive(&module("1.22"), "go1.27.3").unwrap();
+        check_go_directive(&module("1.27.3"), "go1.27.3").unwrap();
+        check_go_directive(&GoMod { go: None, ..module("1") }, "go1.27.3").unwrap();
+        let err = check_go_directive(&module("1.28"), "go1.27.3").unwrap_err().to_string();
+        assert!(err.contains("go.mod says `go 1.28`, and kiln/go has Go 1.27.3") && err.contains("Lower the `go` line"), "{err}");
     }
 
     #[test]

