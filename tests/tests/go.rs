@@ -105,7 +105,15 @@ fn go_mod_example_builds_with_the_default_builder_serves_and_a_code_change_reuse
     assert!(toolchain.is_empty(), "toolchain files in the image: {toolchain:?}");
     assert!(!bundle.rootfs.join("layers/kiln_go/go-cache").exists(), "the build cache is not in the image");
     let size = std::fs::metadata(&binary).unwrap().len();
-    eprintln!("kiln/go example: binary {size} bytes, image layers {}", inspect["Layers"].as_array().unwrap().len());
+    let manifest: serde_json::Value = serde_json::from_slice(&kiln_tests::skopeo_inspect_raw(&home.store(), "goapp:latest")).unwrap();
+    let layer_sizes: Vec<u64> = manifest["layers"].as_array().unwrap().iter().map(|l| l["size"].as_u64().unwrap()).collect();
+    eprintln!(
+        "kiln/go example: binary {size} bytes; image {} layers, {} bytes compressed (largest layer {} bytes)",
+        layer_sizes.len(),
+        layer_sizes.iter().sum::<u64>(),
+        layer_sizes.iter().max().unwrap()
+    );
+    assert!(layer_sizes.iter().all(|&s| s < 40 << 20), "no layer near the toolchain's size: {layer_sizes:?}");
     assert_greeting(&serve(&bundle), "Hello from kiln go");
 
     // The SBOM: the toolchain wheel with its URL and digest, the vendored module with its version.
