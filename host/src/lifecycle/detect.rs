@@ -118,7 +118,7 @@ impl Detector<'_> {
                 )),
             }
         }
-        Err(LifecycleError::NoGroupPassed { details: failures, errored })
+        Err(LifecycleError::NoGroupPassed { details: failures, errored, recognized: super::ecosystem::recognize(&self.workspace.app()) })
     }
 
     /// The group with each buildpack once, at its first place (as the lifecycle does); each

@@ -23,12 +23,18 @@ pub enum LifecycleError {
         id: String,
     },
     /// No group passed detection.
-    #[error("no buildpack group passed detection:\n  {}\nrun with --verbose to see each buildpack's reason", details.join("\n  "))]
+    #[error(
+        "no buildpack group passed detection:\n  {}\n{}run with --verbose to see each buildpack's reason",
+        details.join("\n  "),
+        recognized.as_ref().map(|r| format!("{}\n", r.advice())).unwrap_or_default()
+    )]
     NoGroupPassed {
         /// Why each group failed.
         details: Vec<String>,
         /// Whether a buildpack's detect failed with an error (not just "does not apply").
         errored: bool,
+        /// The ecosystem the app's files name, when kiln recognizes one it has no buildpack for.
+        recognized: Option<super::ecosystem::Recognized>,
     },
     /// A buildpack returned something the host refuses.
     #[error("buildpack {buildpack} returned an invalid result: {message}")]

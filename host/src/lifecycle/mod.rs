@@ -13,6 +13,7 @@ pub mod build;
 pub mod cache;
 pub mod config_share;
 pub mod detect;
+pub mod ecosystem;
 pub mod events;
 pub mod export;
 pub mod launch_metadata;
