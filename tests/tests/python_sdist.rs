@@ -10,9 +10,11 @@
 //! Shown here: the build log shows pip's exec; the image passes skopeo and umoci, runs as
 //! uid 1000 and answers with docopt's output; pip and setuptools are not in it; the
 //! `io.kiln.build.exec` label records the step; a cold build in a clean KILN_HOME gives the
-//! same digest; a warm rebuild runs no pip and keeps every layer. An sdist with a backend
+//! same digest; a warm rebuild runs no pip and keeps every layer (its image differs from the
+//! cold one only in that label, which records the steps of the build that made the image). An sdist with a backend
 //! kiln/python does not carry (iniconfig: hatchling) fails before the runtime download,
-//! and one with a C extension (netifaces) fails saying that it needs a C compiler.
+//! and one with a C extension (netifaces) fails saying that it needs a C compiler; a
+//! flit_core sdist (tomli) builds.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -138,12 +140,23 @@ fn an_sdist_only_requirement_is_built_in_the_jail_and_the_image_serves_it_reprod
     }
 
     // Warm, nothing changed: no pip, no download, every layer kept.
+    let cold_config = skopeo_inspect_config(&home.store(), &format!("{IMAGE}:latest"));
     let (warm, warm_time) = build(&home, app.path());
     eprintln!("{warm}");
     assert!(warm.stderr.contains("reusing 2 packages (requirements.txt unchanged)"), "{warm}");
     assert!(!warm.stderr.contains("] exec "), "a warm build runs no native step:\n{warm}");
     assert!(!warm.stderr.contains("from network"), "a warm build downloads nothing:\n{warm}");
     assert_eq!(layers(&home), first, "python and packages keep their diffIDs");
+    // The image is the cold one but for `io.kiln.build.exec`, which records the steps *this*
+    // build ran (none): every layer and every other label are the same.
+    let warm_config = skopeo_inspect_config(&home.store(), &format!("{IMAGE}:latest"));
+    let without_steps = |config: &serde_json::Value| {
+        let mut config = config.clone();
+        config["config"]["Labels"].as_object_mut().unwrap().remove("io.kiln.build.exec");
+        config
+    };
+    assert!(warm_config["config"]["Labels"].get("io.kiln.build.exec").is_none(), "{warm_config:#}");
+    assert_eq!(without_steps(&warm_config), without_steps(&cold_config));
     eprintln!("kiln/python sdist example: cold build {:.2}s, warm rebuild {:.2}s", cold_time.as_secs_f64(), warm_time.as_secs_f64());
 
     // Cold again in a clean KILN_HOME: the same image, byte for byte.
@@ -153,9 +166,10 @@ fn an_sdist_only_requirement_is_built_in_the_jail_and_the_image_serves_it_reprod
     assert_eq!(again.digest(), cold.digest(), "two cold builds give the same image");
 }
 
-/// A backend kiln/python does not carry, and a C extension with no compiler in the jail.
+/// A backend kiln/python does not carry, and a C extension with no compiler in the jail,
+/// fail with what to do; a flit_core sdist builds.
 #[test]
-fn sdists_that_cannot_be_built_fail_with_what_to_do() {
+fn sdists_that_cannot_be_built_fail_with_what_to_do_and_flit_core_ones_build() {
     if !network_tests_enabled("the kiln/python sdist refusals") {
         return;
     }
@@ -199,4 +213,19 @@ fn sdists_that_cannot_be_built_fail_with_what_to_do() {
         ],
     );
     assert!(run.stderr.contains("[kiln/python] exec /layers/kiln_python/python/usr/bin/python3.11: exit 1"), "{run}");
+
+    // tomli's sdist builds with flit_core (requires "flit_core>=3.12,<5"), which kiln/python carries.
+    std::fs::write(
+        app.path().join("requirements.txt"),
+        "tomli @ https://files.pythonhosted.org/packages/b0/78/9ad63712633ed3ab5cc1a648d863d7e7da371e9425e209555a0fe711b695/tomli-2.5.0.tar.gz \\\n    --hash=sha256:264507556cd8b8c8e7c6ee037cdf443a463f03f4c958e57195e3d369711b8ff6\n",
+    )
+    .unwrap();
+    let run = home.run(&args).success();
+    for needle in [
+        "building its sdist tomli-2.5.0.tar.gz (flit_core.buildapi)",
+        "built tomli-2.5.0-py3-none-any.whl from tomli-2.5.0.tar.gz",
+        PIP_EXEC,
+    ] {
+        assert!(run.stderr.contains(needle), "{needle:?} not in the build log:\n{run}");
+    }
 }

@@ -1,15 +1,18 @@
 //! The Python buildpack: an app with `requirements.txt` or `pyproject.toml` gets CPython 3.11
-//! and the wheels its `requirements.txt` pins by hash, and a `web` process.
+//! and the packages its `requirements.txt` pins by hash, and a `web` process.
 //!
 //! | layer | types | contents | kept while |
 //! |---|---|---|---|
 //! | `python` | launch, build, cache | Debian bookworm's python3.11 and the libraries it needs ([`runtime`]) | the package set digest is unchanged |
-//! | `packages` | launch, cache | `site-packages/` and `bin/` (console scripts) of the wheels ([`wheel`]) | requirements.txt and the runtime are unchanged |
+//! | `packages` | launch, cache | `site-packages/` and `bin/` (console scripts) of the wheels ([`wheel`]), sdists' included | requirements.txt, the runtime and the build tools are unchanged |
+//! | `build-tools` | build, cache (never in the image) | pip, setuptools, wheel, flit_core ([`build_tools`]), only once an sdist was built | the tool table is unchanged |
 //!
-//! Nothing runs at build time (a buildpack is a WebAssembly component): packages are
-//! unpacked, never built, so only wheels are installed and every one is verified against
-//! its `--hash` by kiln's `fetch`. Modules: [`detect`] (what the app has),
-//! [`requirements`] (+ [`markers`]), [`runtime`], [`wheel`], [`processes`].
+//! Wheels are unpacked by the buildpack itself, each verified against its `--hash` by
+//! kiln's `fetch`. A requirement with no usable wheel but an sdist (`.tar.gz`) is built
+//! into a wheel by pip in kiln's jail, offline, with the `python` layer's interpreter
+//! ([`sdist`]); nothing else runs natively. Modules: [`detect`] (what the app has),
+//! [`requirements`] (+ [`markers`]), [`runtime`], [`wheel`], [`sdist`], [`build_tools`],
+//! [`processes`].
 //!
 //! Platform env: `BP_PYTHON_DEBIAN_MIRROR` (a mirror of the Debian archive for the runtime),
 //! `BP_PYTHON_FILES_URL` (a mirror of `https://files.pythonhosted.org/packages/`).
