@@ -12,9 +12,9 @@
 //! `io.kiln.build.exec` label records the step; a cold build in a clean KILN_HOME gives the
 //! same digest; a warm rebuild runs no pip and keeps every layer (its image differs from the
 //! cold one only in that label, which records the steps of the build that made the image). An sdist with a backend
-//! kiln/python does not carry (iniconfig: hatchling) fails before the runtime download,
-//! and one with a C extension (netifaces) fails saying that it needs a C compiler; a
-//! flit_core sdist (tomli) builds.
+//! kiln/python does not carry (iniconfig: hatch-vcs) fails before the runtime download,
+//! and one with a C extension (netifaces) fails saying that it needs a C compiler;
+//! flit_core (tomli) and hatchling (annotated-types) sdists build.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -122,7 +122,7 @@ fn an_sdist_only_requirement_is_built_in_the_jail_and_the_image_serves_it_reprod
     assert!(site_packages.join("docopt.py").is_file());
     assert_eq!(std::fs::read_to_string(site_packages.join("docopt-0.6.2.dist-info/INSTALLER")).unwrap(), "kiln\n");
     assert!(!bundle.rootfs.join("layers/kiln_python/build-tools").exists());
-    let tools = dirs_named(&bundle.rootfs, &["pip", "setuptools", "_distutils_hack", "flit_core"]);
+    let tools = dirs_named(&bundle.rootfs, &["pip", "setuptools", "_distutils_hack", "flit_core", "hatchling"]);
     assert!(tools.is_empty(), "build tools in the image: {tools:?}");
 
     // The default process (`python app.py`, waitress) as uid 1000 answers with docopt's parse.
@@ -167,9 +167,9 @@ fn an_sdist_only_requirement_is_built_in_the_jail_and_the_image_serves_it_reprod
 }
 
 /// A backend kiln/python does not carry, and a C extension with no compiler in the jail,
-/// fail with what to do; a flit_core sdist builds.
+/// fail with what to do; flit_core and hatchling sdists build.
 #[test]
-fn sdists_that_cannot_be_built_fail_with_what_to_do_and_flit_core_ones_build() {
+fn sdists_that_cannot_be_built_fail_with_what_to_do_and_flit_and_hatchling_ones_build() {
     if !network_tests_enabled("the kiln/python sdist refusals") {
         return;
     }
@@ -178,7 +178,7 @@ fn sdists_that_cannot_be_built_fail_with_what_to_do_and_flit_core_ones_build() {
     std::fs::write(app.path().join("app.py"), "print('hi')\n").unwrap();
     let args = ["build", "bad", "--path", app.path().to_str().unwrap()];
 
-    // iniconfig's sdist builds with hatchling (and hatch-vcs): refused before the runtime download.
+    // iniconfig's sdist builds with hatchling and hatch-vcs (not carried): refused before the runtime download.
     std::fs::write(
         app.path().join("requirements.txt"),
         "iniconfig @ https://files.pythonhosted.org/packages/d7/4b/cbd8e699e64a6f16ca3a8220661b5f83792b3017d0f79807cb8708d33913/iniconfig-2.0.0.tar.gz \\\n    --hash=sha256:2d91e135bf72d31a410b17c16da610a82cb55f6b0477d1a902134b24a455b8b3\n",
@@ -192,7 +192,8 @@ fn sdists_that_cannot_be_built_fail_with_what_to_do_and_flit_core_ones_build() {
             "requires hatch-vcs, hatchling",
             "setuptools.build_meta",
             "pin a wheel of iniconfig",
-            "pin hatch-vcs, hatchling in requirements.txt",
+            "does not carry hatch-vcs",
+            "pin hatch-vcs (and what they need) in requirements.txt",
         ],
     );
     assert!(!run.stderr.contains("python3.11-minimal"), "the runtime is not downloaded:\n{run}");

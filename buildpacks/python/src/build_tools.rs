@@ -1,5 +1,5 @@
-//! The tools that build an sdist into a wheel: pip, setuptools, wheel and flit_core, as
-//! pure-Python wheels pinned by SHA256, installed with [`crate::wheel::install`] into the
+//! The tools that build an sdist into a wheel: pip, setuptools, wheel, flit_core and
+//! hatchling (with what hatchling imports), as pure-Python wheels pinned by SHA256, installed with [`crate::wheel::install`] into the
 //! `build-tools` layer (build + cache, never launch: they are not in the image unless the
 //! app's requirements.txt pins them itself).
 //!
@@ -28,7 +28,7 @@ pub struct Tool {
     pub sha256: &'static str,
 }
 
-/// The build tools (Python >= 3.10 for pip and setuptools: CPython 3.11 is fine).
+/// The build tools (Python >= 3.10 for pip, setuptools and hatchling: CPython 3.11 is fine).
 pub const TOOLS: &[Tool] = &[
     Tool {
         name: "pip",
@@ -54,10 +54,47 @@ pub const TOOLS: &[Tool] = &[
         url: "https://files.pythonhosted.org/packages/d9/f0/e546c28b937f094b354ca29b9060c5f1dd5043a332b2905049a51420b7a2/flit_core-4.2.0-py3-none-any.whl",
         sha256: "2bee22dc8ba89c2e35b4e1ad575e596aac945c85672dd8f3cad21b629036e044",
     },
+    Tool {
+        name: "hatchling",
+        version: "1.33.0",
+        url: "https://files.pythonhosted.org/packages/32/64/4afe5dd77b2939a93e8c9513f8082dbd049ecba9c1484a379a0f6ae29d6b/hatchling-1.33.0-py3-none-any.whl",
+        sha256: "415290b84f464d2884303fca8974d38e7b85579069fab02a15db0828fbb1446d",
+    },
+    // hatchling's requirements (Requires-Dist of hatchling 1.33.0, for Python 3.11).
+    Tool {
+        name: "packaging",
+        version: "26.4",
+        url: "https://files.pythonhosted.org/packages/ba/7b/5504f91c9c2733f693d7759e50ede5d27119d4da7e5836c46d3b5ff81d56/packaging-26.4-py3-none-any.whl",
+        sha256: "81383611a09c1bc0b08b76e0fd5829d7c6824c65b27a6aee339da133f4233ea2",
+    },
+    Tool {
+        name: "pathspec",
+        version: "1.1.1",
+        url: "https://files.pythonhosted.org/packages/f1/d9/7fb5aa316bc299258e68c73ba3bddbc499654a07f151cba08f6153988714/pathspec-1.1.1-py3-none-any.whl",
+        sha256: "a00ce642f577bf7f473932318056212bc4f8bfdf53128c78bbd5af0b9b20b189",
+    },
+    Tool {
+        name: "pluggy",
+        version: "1.7.0",
+        url: "https://files.pythonhosted.org/packages/40/9e/2b38731e0fc536806f16490e1a12d7f0dc2a1235aa8cc07bcc75416a7daa/pluggy-1.7.0-py3-none-any.whl",
+        sha256: "7dd7b0d8832ba3cb632c306926ded123429211b83641b35dc5c41ad2d34f9bec",
+    },
+    Tool {
+        name: "tomlkit",
+        version: "0.15.2",
+        url: "https://files.pythonhosted.org/packages/da/46/7d84138a60a8bd796825b2d38ebe92d0d16501ca57d501b7c5d677401bbc/tomlkit-0.15.2-py3-none-any.whl",
+        sha256: "05562412163a3037b94497385fb7f9204c637bc605af7a48199e41cf2272f437",
+    },
+    Tool {
+        name: "trove-classifiers",
+        version: "2026.9.21.13",
+        url: "https://files.pythonhosted.org/packages/30/81/0da8afb52a71d0a4f2bd3152357b1a441e393b286374802b9d3addab4ab5/trove_classifiers-2026.9.21.13-py3-none-any.whl",
+        sha256: "8b1ff4f9c191b1040b71c37f1e445ab99732911e3cd91de52838453a854d7a17",
+    },
 ];
 
 /// The build backends the tools provide (`build-backend` of pyproject.toml).
-pub const BACKENDS: &[&str] = &["setuptools.build_meta", "setuptools.build_meta:__legacy__", "flit_core.buildapi"];
+pub const BACKENDS: &[&str] = &["setuptools.build_meta", "setuptools.build_meta:__legacy__", "flit_core.buildapi", "hatchling.build"];
 
 /// The layer's name.
 pub const LAYER: &str = "build-tools";
@@ -124,10 +161,12 @@ mod tests {
             assert_eq!(tool.sha256.len(), 64, "{}", tool.name);
             assert!(tool.sha256.bytes().all(|b| b.is_ascii_hexdigit()), "{}", tool.name);
         }
-        for needed in ["pip", "setuptools", "wheel", "flit_core", "Flit-Core"] {
+        for needed in ["pip", "setuptools", "wheel", "flit_core", "Flit-Core", "hatchling"] {
             assert!(carries(needed), "{needed}");
         }
-        assert!(!carries("hatchling"));
+        for missing in ["poetry-core", "maturin", "hatch-vcs", "setuptools-scm"] {
+            assert!(!carries(missing), "{missing}");
+        }
     }
 
     #[test]

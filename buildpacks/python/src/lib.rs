@@ -5,7 +5,7 @@
 //! |---|---|---|---|
 //! | `python` | launch, build, cache | Debian bookworm's python3.11 and the libraries it needs ([`runtime`]) | the package set digest is unchanged |
 //! | `packages` | launch, cache | `site-packages/` and `bin/` (console scripts) of the wheels ([`wheel`]), sdists' included | requirements.txt, the runtime and the build tools are unchanged |
-//! | `build-tools` | build, cache (never in the image) | pip, setuptools, wheel, flit_core ([`build_tools`]), only once an sdist was built | the tool table is unchanged |
+//! | `build-tools` | build, cache (never in the image) | pip, setuptools, wheel, flit_core, hatchling ([`build_tools`]), while requirements.txt has an sdist | the tool table is unchanged |
 //!
 //! Wheels are unpacked by the buildpack itself, each verified against its `--hash` by
 //! kiln's `fetch`. A requirement with no usable wheel but an sdist (`.tar.gz`) is built
@@ -179,17 +179,22 @@ fn packages_plan(ctx: &BuildContext, requirements: &[Requirement], key: String) 
 }
 
 /// The `build-tools` layer (build + cache: never in the image): installed when an sdist is
-/// to be built, kept while its key holds, left out otherwise.
+/// to be built, reused from the cache while its key holds and an sdist is built or the
+/// `packages` layer is kept; left out (so dropped from the cache) once `packages` is
+/// rebuilt without any sdist.
 fn build_tools_layer(ctx: &BuildContext, plan: &PackagesPlan, interpreter: &str) -> Result<Option<Layer>, Error> {
+    let building = matches!(plan, PackagesPlan::Install { downloads, .. } if downloads.iter().any(|d| d.source.is_some()));
     let types = LayerTypes::BUILD | LayerTypes::CACHE;
     let key = build_tools::tools_digest();
     let metadata = format!("tools = {key:?}\n");
-    if previous_key(ctx, build_tools::LAYER, "tools").as_deref() == Some(key.as_str()) {
+    let kept = previous_key(ctx, build_tools::LAYER, "tools").as_deref() == Some(key.as_str());
+    // Kept with a kept `packages` layer too: the build then has the layers (and the SBOM
+    // attribution) of the build that made them.
+    if kept && (building || matches!(plan, PackagesPlan::Reuse(_))) {
         kiln_sdk::log::info(&format!("reusing the build tools ({})", build_tools::describe()));
         return Ok(Some(ctx.reuse_layer(build_tools::LAYER, types).with_metadata(metadata)));
     }
-    let needed = matches!(plan, PackagesPlan::Install { downloads, .. } if downloads.iter().any(|d| d.source.is_some()));
-    if !needed {
+    if !building {
         return Ok(None);
     }
     kiln_sdk::log::info(&format!("installing the build tools: {}", build_tools::describe()));

@@ -79,15 +79,16 @@ pub fn check_build_system(requirement: &Requirement, file_name: &str, system: &B
     }
     Err(Error::new(format!(
         "kiln/python: requirements.txt line {}: {} has no usable wheel, and its sdist {file_name} builds with {} \
-         (pyproject.toml [build-system] requires {}), which kiln/python does not carry: it builds sdists offline with {} \
-         (backends {}). Either pin a wheel of {} (`{} @ <wheel URL> --hash=sha256:...`), or pin {} in requirements.txt \
-         with --hash (they will be in the image too)",
+         (pyproject.toml [build-system] requires {}); kiln/python does not carry {}: it builds sdists offline with \
+         the backends {} ({}). Either pin a wheel of {} (`{} @ <wheel URL> --hash=sha256:...`), or pin {} (and what \
+         they need) in requirements.txt with --hash (they will be in the image too)",
         requirement.line,
         requirement.name,
         system.backend_name(),
         system.requires.join(", "),
-        build_tools::describe(),
+        missing.join(", "),
         build_tools::BACKENDS.join(", "),
+        build_tools::describe(),
         requirement.name,
         requirement.name,
         missing.join(", "),
@@ -302,19 +303,23 @@ mod tests {
         assert!(check_build_system(&requirement("tomli"), "tomli-2.0.1.tar.gz", &flit, &[]).is_ok());
         assert!(check_build_system(&requirement("docopt"), "docopt-0.6.2.tar.gz", &build_system(None).unwrap(), &[]).is_ok());
         let hatch = build_system(Some("[build-system]\nrequires = [\"hatchling\"]\nbuild-backend = \"hatchling.build\"\n")).unwrap();
-        let err = check_build_system(&requirement("iniconfig"), "iniconfig-2.0.0.tar.gz", &hatch, &[]).unwrap_err().to_string();
+        assert!(check_build_system(&requirement("annotated-types"), "annotated_types-0.8.0.tar.gz", &hatch, &[]).is_ok());
+        let poetry =
+            build_system(Some("[build-system]\nrequires = [\"poetry-core>=1.0\"]\nbuild-backend = \"poetry.core.masonry.api\"\n")).unwrap();
+        let err = check_build_system(&requirement("pendulum"), "pendulum-2.1.2.tar.gz", &poetry, &[]).unwrap_err().to_string();
         for needle in [
             "requirements.txt line 3",
-            "iniconfig has no usable wheel",
-            "iniconfig-2.0.0.tar.gz builds with hatchling.build",
+            "pendulum has no usable wheel",
+            "pendulum-2.1.2.tar.gz builds with poetry.core.masonry.api",
+            "does not carry poetry-core",
             "setuptools 84.2.1",
-            "flit_core.buildapi",
-            "pin a wheel of iniconfig",
-            "pin hatchling in requirements.txt",
+            "flit_core.buildapi, hatchling.build",
+            "pin a wheel of pendulum",
+            "pin poetry-core (and what they need) in requirements.txt",
         ] {
             assert!(err.contains(needle), "{needle:?} not in {err}");
         }
-        assert!(check_build_system(&requirement("iniconfig"), "iniconfig-2.0.0.tar.gz", &hatch, &["hatchling".into()]).is_ok());
+        assert!(check_build_system(&requirement("pendulum"), "pendulum-2.1.2.tar.gz", &poetry, &["poetry-core".into()]).is_ok());
     }
 
     #[test]
