@@ -14,11 +14,14 @@
 //! cold one only in that label, which records the steps of the build that made the image). An sdist with a backend
 //! kiln/python does not carry (iniconfig: hatch-vcs) fails before the runtime download,
 //! and one with a C extension (netifaces) fails saying that it needs a C compiler;
-//! flit_core (tomli) and hatchling (annotated-types) sdists build.
+//! flit_core (tomli) and hatchling (annotated-types) sdists build, and so does a
+//! `name==version --hash` sdist found at the `source/` path of a files mirror.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
+
+mod fetch_server;
 
 use kiln_tests::{
     KilnHome, KilnRun, RunningContainer, free_port, network_tests_enabled, require_tool, skopeo_inspect, skopeo_inspect_config,
@@ -167,7 +170,7 @@ fn an_sdist_only_requirement_is_built_in_the_jail_and_the_image_serves_it_reprod
 }
 
 /// A backend kiln/python does not carry, and a C extension with no compiler in the jail,
-/// fail with what to do; flit_core and hatchling sdists build.
+/// fail with what to do; flit_core, hatchling and `name==version` sdists build.
 #[test]
 fn sdists_that_cannot_be_built_fail_with_what_to_do_and_flit_and_hatchling_ones_build() {
     if !network_tests_enabled("the kiln/python sdist refusals") {
