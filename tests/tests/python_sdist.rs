@@ -147,6 +147,7 @@ fn an_sdist_only_requirement_is_built_in_the_jail_and_the_image_serves_it_reprod
     let (warm, warm_time) = build(&home, app.path());
     eprintln!("{warm}");
     assert!(warm.stderr.contains("reusing 2 packages (requirements.txt unchanged)"), "{warm}");
+    assert!(warm.stderr.contains("reusing the build tools (pip 26.3, "), "kept with the packages it built:\n{warm}");
     assert!(!warm.stderr.contains("] exec "), "a warm build runs no native step:\n{warm}");
     assert!(!warm.stderr.contains("from network"), "a warm build downloads nothing:\n{warm}");
     assert_eq!(layers(&home), first, "python and packages keep their diffIDs");

@@ -222,7 +222,7 @@ fn packages_layer(ctx: &BuildContext, plan: PackagesPlan, interpreter: &str) -> 
         python_path: vec![build_tools::site_packages(&ctx.layers_dir.join(build_tools::LAYER)), site_packages.clone()],
     };
     for download in sdists {
-        let source = download.source.as_deref().unwrap_or(Path::new(SCRATCH));
+        let Some(source) = download.source.as_deref() else { continue };
         let stem = download.file_name.trim_end_matches(".tar.gz");
         let wheel_dir = Path::new(SCRATCH).join("wheels").join(stem);
         let (wheel, wheel_name) = sdist::build(&download.requirement, &download.file_name, source, &wheel_dir, &tools)?;
