@@ -5,14 +5,16 @@
 //!
 //! - `name==version --hash=sha256:HEX [--hash=...]`, optionally with `[extras]` and a
 //!   `; marker` (what `pip-compile --generate-hashes` and `uv export` write);
-//! - `name @ https://.../file.whl --hash=sha256:HEX` (a direct reference to a wheel);
+//! - `name @ https://.../file.whl --hash=sha256:HEX` (a direct reference to a wheel), or
+//!   `name @ https://.../name-1.0.tar.gz --hash=sha256:HEX` (to an sdist, which
+//!   [`crate::sdist`] builds into a wheel);
 //! - `--require-hashes`, `--only-binary`, `--prefer-binary`, `--no-deps` lines (what kiln
-//!   does anyway: every requirement is pinned and hashed, only wheels are used, nothing
-//!   is resolved).
+//!   does anyway: every requirement is pinned and hashed, a wheel is preferred to an sdist,
+//!   nothing is resolved).
 //!
 //! Refused with the line number and what to write instead: a requirement without
 //! `--hash`, a version range, an `-e`/`-r`/`-c`/`--index-url` line, a URL to something
-//! other than a wheel. A requirement whose marker is false for CPython 3.11 on Linux
+//! other than a wheel or a `.tar.gz` sdist. A requirement whose marker is false for CPython 3.11 on Linux
 //! x86_64 is dropped (see [`crate::markers`]).
 
 use kiln_sdk::Error;
@@ -35,9 +37,9 @@ pub struct Requirement {
 /// Where a requirement's wheel comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
-    /// `name==version`: a wheel of this version from PyPI's file host.
+    /// `name==version`: a wheel of this version from PyPI's file host, else its sdist.
     Pinned(String),
-    /// `name @ URL`: this wheel.
+    /// `name @ URL`: this wheel or sdist.
     Url(String),
 }
 
@@ -116,7 +118,11 @@ fn option_line(line: &str) -> Result<(), String> {
     let option = line.split([' ', '=']).next().unwrap_or_default();
     match option {
         "--require-hashes" | "--only-binary" | "--prefer-binary" | "--no-deps" => Ok(()),
-        "--no-binary" => Err("--no-binary asks for source builds; kiln/python installs wheels only".into()),
+        "--no-binary" => {
+            Err("--no-binary asks for source builds of everything; kiln/python builds an sdist only when there is no usable wheel: \
+             pin it with `name @ https://.../name-1.0.tar.gz --hash=sha256:...` to force it"
+                .into())
+        }
         "-r" | "--requirement" | "-c" | "--constraint" => {
             Err(format!("{option} is not supported; put every requirement, pinned and hashed, in this one file"))
         }
@@ -205,8 +211,8 @@ fn url_source(url: &str) -> Result<String, String> {
     if !(url.starts_with("https://") || url.starts_with("http://")) {
         return Err(format!("{url:?}: only http(s) URLs to wheels are supported"));
     }
-    if !url.ends_with(".whl") {
-        return Err(format!("{url:?} is not a wheel (.whl); kiln/python does not build source distributions"));
+    if !url.ends_with(".whl") && !url.ends_with(".tar.gz") {
+        return Err(format!("{url:?} is neither a wheel (.whl) nor an sdist (.tar.gz)"));
     }
     Ok(url.to_string())
 }
@@ -247,6 +253,9 @@ mod tests {
         assert_eq!(reqs[1].name, "flask");
         assert_eq!(reqs[1].source, Source::Pinned("3.0.0".into()));
         assert_eq!(reqs[1].line, 2);
+        let sdist = "https://files.pythonhosted.org/packages/a2/55/8f8cab2afd404cf578136ef2cc5dfb50baa1761b68c9da1fb1e4eed343c9/docopt-0.6.2.tar.gz";
+        let reqs = parse(&format!("docopt @ {sdist} --hash=sha256:{H1}\n"), "requirements.txt").unwrap();
+        assert_eq!(reqs[0].source, Source::Url(sdist.into()));
     }
 
     #[test]
@@ -259,7 +268,7 @@ mod tests {
             ("-e .\n", "editable installs"),
             ("--index-url https://example.org/simple\n", "--index-url is not supported"),
             ("waitress==3.0.2 --hash=md5:abc\n", "only sha256"),
-            (&format!("waitress @ https://example.org/waitress-3.0.2.tar.gz --hash=sha256:{H1}\n"), "is not a wheel"),
+            (&format!("waitress @ https://example.org/waitress-3.0.2.zip --hash=sha256:{H1}\n"), "is neither a wheel (.whl) nor an sdist"),
         ];
         for (text, needle) in cases {
             let err = parse(text, "requirements.txt").unwrap_err().to_string();

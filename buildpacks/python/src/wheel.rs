@@ -1,4 +1,5 @@
-//! Wheels: finding a pinned requirement's wheel on PyPI's file host, checking a wheel's
+//! Wheels: finding a pinned requirement's wheel (else its sdist, which [`crate::sdist`]
+//! builds) on PyPI's file host, checking a wheel's
 //! tags against CPython 3.11 on Linux x86_64, and installing one (PEP 427, without
 //! running any Python): unzip into site-packages, move `.data/` parts into place, and
 //! write a script for each console entry point.
@@ -96,7 +97,9 @@ fn minor(tag: &str, prefix: &str) -> Option<u32> {
     tag.strip_prefix(prefix)?.parse().ok()
 }
 
-/// The URLs to try for a requirement, in order.
+/// The URLs to try for a requirement, in order: wheels of [`PINNED_TAGS`], then the sdist at
+/// `source/{letter}/{project}/{name}-{version}.tar.gz` (the project name as written, as old
+/// sdists are named, then normalized with `_`, as PEP 625 names new ones).
 pub fn candidate_urls(requirement: &Requirement, files_url: &str) -> Vec<String> {
     let version = match &requirement.source {
         Source::Url(url) => return vec![url.clone()],
@@ -116,17 +119,28 @@ pub fn candidate_urls(requirement: &Requirement, files_url: &str) -> Vec<String>
             }
         }
     }
+    for name in [written.clone(), normalize(written).replace('-', "_")] {
+        let url = format!("{files_url}source/{first}/{written}/{name}-{version}.tar.gz");
+        if !urls.contains(&url) {
+            urls.push(url);
+        }
+    }
     urls
 }
 
-/// Fetch the requirement's wheel into `dir`: the first candidate URL whose bytes match one
-/// of its hashes. Returns the file and its name.
+/// Fetch the requirement's wheel (or sdist, when no candidate wheel matches) into `dir`:
+/// the first candidate URL whose bytes match one of its hashes. Returns the file and its
+/// name (`.whl` or `.tar.gz`).
 pub fn fetch(requirement: &Requirement, files_url: &str, dir: &Path) -> Result<(PathBuf, String), Error> {
     let mut tried = Vec::new();
     for url in candidate_urls(requirement, files_url) {
         let file_name = url.rsplit('/').next().unwrap_or_default().to_string();
-        let wheel = WheelName::parse(&file_name).map_err(|e| Error::new(format!("kiln/python: {}: {e}", requirement.name)))?;
-        if let Some(why) = wheel.incompatibility() {
+        let wheel = if crate::sdist::is_sdist(&file_name) {
+            None
+        } else {
+            Some(WheelName::parse(&file_name).map_err(|e| Error::new(format!("kiln/python: {}: {e}", requirement.name)))?)
+        };
+        if let Some(why) = wheel.and_then(|w| w.incompatibility()) {
             return Err(Error::new(format!(
                 "kiln/python: requirements.txt line {}: {file_name} cannot be installed: {why}",
                 requirement.line
@@ -149,15 +163,16 @@ pub fn fetch(requirement: &Requirement, files_url: &str, dir: &Path) -> Result<(
         Source::Url(url) => url.clone(),
     };
     let mut message = format!(
-        "kiln/python: requirements.txt line {}: no wheel of {what} matched its --hash ({} tried: {}; first error: {first_error})",
+        "kiln/python: requirements.txt line {}: no wheel or sdist of {what} matched its --hash ({} tried: {}; first error: {first_error})",
         requirement.line,
         names.len(),
         names.join(", "),
     );
     if matches!(requirement.source, Source::Pinned(_)) {
         message.push_str(&format!(
-            ". kiln/python installs wheels only (py3-none-any, or cp311 manylinux x86_64), never source distributions; \
-             if the project has such a wheel, name it: `{} @ <its URL from https://pypi.org/project/{}/#files> --hash=sha256:<its sha256>`",
+            ". kiln/python installs wheels (py3-none-any, or cp311 manylinux x86_64) and builds sdists (.tar.gz) found at the \
+             file host's predictable URLs; if a mirror lacks them, name the file: \
+             `{} @ <its URL from https://pypi.org/project/{}/#files> --hash=sha256:<its sha256>`",
             requirement.name, requirement.name
         ));
     }
@@ -311,6 +326,14 @@ mod tests {
         let urls = candidate_urls(&pinned("Flask-SQLAlchemy", "3.1.1"), DEFAULT_FILES_URL);
         assert_eq!(urls[0], "https://files.pythonhosted.org/packages/py3/F/Flask-SQLAlchemy/Flask_SQLAlchemy-3.1.1-py3-none-any.whl");
         assert_eq!(urls[1], "https://files.pythonhosted.org/packages/py3/F/Flask-SQLAlchemy/flask_sqlalchemy-3.1.1-py3-none-any.whl");
+        let urls = candidate_urls(&pinned("docopt", "0.6.2"), DEFAULT_FILES_URL);
+        assert_eq!(urls.last().unwrap(), "https://files.pythonhosted.org/packages/source/d/docopt/docopt-0.6.2.tar.gz");
+        assert!(urls.iter().take_while(|u| u.ends_with(".whl")).count() == urls.len() - 1, "wheels first, then the sdist: {urls:?}");
+        let urls = candidate_urls(&pinned("Flask-SQLAlchemy", "3.1.1"), DEFAULT_FILES_URL);
+        assert!(urls.ends_with(&[
+            "https://files.pythonhosted.org/packages/source/F/Flask-SQLAlchemy/Flask-SQLAlchemy-3.1.1.tar.gz".to_string(),
+            "https://files.pythonhosted.org/packages/source/F/Flask-SQLAlchemy/flask_sqlalchemy-3.1.1.tar.gz".to_string(),
+        ]));
         let direct = Requirement { source: Source::Url("https://example.org/x-1-py3-none-any.whl".into()), ..pinned("x", "") };
         assert_eq!(candidate_urls(&direct, DEFAULT_FILES_URL), ["https://example.org/x-1-py3-none-any.whl"]);
     }
