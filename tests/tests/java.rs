@@ -17,17 +17,14 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use kiln_tests::{
-    KilnHome, KilnRun, RunningContainer, free_port, network_tests_enabled, require_tool, skopeo_inspect, skopeo_inspect_config,
-    umoci_unpack,
+    Bundle, KilnHome, KilnRun, RunningContainer, free_port, network_tests_enabled, require_tool, skopeo_inspect, skopeo_inspect_config,
+    skopeo_inspect_raw, umoci_unpack,
 };
 
 const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples");
 /// The .debs of the `jre` layer, and what the `jdk` layer adds.
-const JRE_DEBS: &[&str] = &[
-    "openjdk-17-jre-headless_17.0.19+10-1~deb12u2_amd64.deb",
-    "liblcms2-2_2.14-2+deb12u1_amd64.deb",
-    "libjpeg62-turbo_2.1.5-2_amd64.deb",
-];
+const JRE_DEBS: &[&str] =
+    &["openjdk-17-jre-headless_17.0.19+10-1~deb12u2_amd64.deb", "liblcms2-2_2.14-2+deb12u1_amd64.deb", "libjpeg62-turbo_2.1.5-2_amd64.deb"];
 const JDK_DEB: &str = "openjdk-17-jdk-headless_17.0.19+10-1~deb12u2_amd64.deb";
 const JDK_SHA256: &str = "390eff9273f019e2839a0faaef7a7326d11c32c7db8320316dc6feac48ed2598";
 
@@ -69,21 +66,21 @@ fn java_layers(home: &KilnHome, image: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// The sum of the image's layer sizes (compressed, as skopeo reports them), in MiB.
+/// The sum of the image's layer sizes (compressed, from its manifest), in MiB.
 fn image_mib(home: &KilnHome, image: &str) -> f64 {
-    let inspect = skopeo_inspect(&home.store(), &format!("{image}:latest"));
-    let bytes: u64 = inspect["LayersData"].as_array().unwrap().iter().map(|l| l["Size"].as_u64().unwrap_or(0)).sum();
+    let manifest: serde_json::Value = serde_json::from_slice(&skopeo_inspect_raw(&home.store(), &format!("{image}:latest"))).unwrap();
+    let bytes: u64 = manifest["layers"].as_array().unwrap().iter().map(|l| l["size"].as_u64().unwrap()).sum();
     bytes as f64 / (1024.0 * 1024.0)
 }
 
 /// Unpack the image and run its default process as uid 1000 with `PORT`: `GET /`.
-fn serve(home: &KilnHome, image: &str, bundle_dir: &Path) -> (String, PathBuf) {
+fn serve(home: &KilnHome, image: &str, bundle_dir: &Path) -> (String, Bundle) {
     let bundle = umoci_unpack(&home.store(), &format!("{image}:latest"), bundle_dir);
     let port = free_port();
     let mut container = RunningContainer::start(&bundle, &[("PORT", &port.to_string())], 1000);
     let body = container.wait_for_http(port, "/", Duration::from_secs(60));
     assert!(container.stdout().contains(&format!("listening on {port}")), "{}", container.report());
-    (body, bundle.rootfs.clone())
+    (body, bundle)
 }
 
 /// Every path below `dir` whose file name is `name` (symlinks not followed).
@@ -111,16 +108,15 @@ fn assert_jre_only(rootfs: &Path) {
         "Debian's absolute link, made relative into the layer"
     );
     assert!(java_home.join("conf/security/java.security").is_file(), "the conf links resolve");
+    assert!(java_home.join("lib/security/cacerts").is_file(), "the trust store is there");
+    assert!(!rootfs.join("layers/kiln_java/jre/cacerts-build").exists());
     assert!(!rootfs.join("layers/kiln_java/jdk").exists(), "the jdk layer is never exported");
     let mut javac = Vec::new();
     find_named(rootfs, "javac", &mut javac);
     assert!(javac.is_empty(), "no javac in the image: {javac:?}");
     let env = rootfs.join("layers/kiln_java/jre/env.launch");
     assert_eq!(std::fs::read_to_string(env.join("JAVA_TOOL_OPTIONS.default")).unwrap(), "-XX:MaxRAMPercentage=75");
-    assert_eq!(
-        std::fs::read_to_string(env.join("JAVA_HOME.override")).unwrap(),
-        "/layers/kiln_java/jre/usr/lib/jvm/java-17-openjdk-amd64"
-    );
+    assert_eq!(std::fs::read_to_string(env.join("JAVA_HOME.override")).unwrap(), "/layers/kiln_java/jre/usr/lib/jvm/java-17-openjdk-amd64");
 }
 
 /// The SBOM's `.deb` components (name -> SHA-256), each checked for URL and buildpack.
@@ -159,15 +155,28 @@ fn an_executable_jar_and_the_same_jar_exploded_run_on_the_jre_layer() {
     assert!(cold.stderr.contains("[detect] group: kiln/java"), "the default builder picks kiln/java:\n{cold}");
     assert!(cold.stderr.contains("installing JRE 17.0.19 from 3 Debian packages"), "{cold}");
     assert!(cold.stderr.contains("running hello.jar: Main-Class hello.HelloServer"), "{cold}");
+    assert!(cold.stderr.contains("trust store: lib/security/cacerts from /etc/ssl/certs/ca-certificates.crt"), "{cold}");
     assert!(!cold.stderr.contains("installing JDK"), "a prebuilt jar needs no JDK:\n{cold}");
     assert_eq!(skopeo_inspect(&home.store(), "javajar:latest")["Digest"], cold.digest().as_str());
     let first = java_layers(&home, "javajar");
     assert_eq!(first.keys().collect::<Vec<_>>(), ["jre"], "{first:?}");
 
     let bundle_dir = tempfile::tempdir().unwrap();
-    let (body, rootfs) = serve(&home, "javajar", &bundle_dir.path().join("cold"));
+    let (body, bundle) = serve(&home, "javajar", &bundle_dir.path().join("cold"));
     assert_eq!(body, "Hello from a kiln executable jar on Java 17\n");
-    assert_jre_only(&rootfs);
+    assert_jre_only(&bundle.rootfs);
+    // The trust store made from the run image's CA bundle, read by the JRE's keytool
+    // through the launcher's env (PATH, JAVA_HOME, JAVA_TOOL_OPTIONS).
+    let out = RunningContainer::run_to_exit(
+        &bundle,
+        &["/cnb/lifecycle/launcher", "--", "keytool", "-list", "-cacerts", "-storepass", "changeit"],
+        1000,
+    );
+    let entries: usize = out
+        .lines()
+        .find_map(|l| l.strip_prefix("Your keystore contains ")?.strip_suffix(" entries")?.parse().ok())
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(entries > 100, "{out}");
     let debs = sbom_debs(&home, "javajar");
     assert_eq!(debs.keys().map(String::as_str).collect::<Vec<_>>(), {
         let mut names = JRE_DEBS.to_vec();
@@ -226,7 +235,8 @@ fn a_source_tree_is_compiled_in_the_jail_and_a_change_keeps_the_jdk_and_jre() {
     assert_eq!(first.keys().collect::<Vec<_>>(), ["jar", "jre"], "only launch layers are in the image: {first:?}");
 
     let bundle_dir = tempfile::tempdir().unwrap();
-    let (body, rootfs) = serve(&home, "javasrc", &bundle_dir.path().join("cold"));
+    let (body, bundle) = serve(&home, "javasrc", &bundle_dir.path().join("cold"));
+    let rootfs = bundle.rootfs;
     assert_eq!(body, "Hello from kiln java-src on Java 17\n");
     assert_jre_only(&rootfs);
     assert!(rootfs.join("layers/kiln_java/jar/app.jar").is_file());
@@ -289,11 +299,9 @@ fn a_maven_project_and_an_unknown_jvm_version_fail_before_any_download() {
     std::fs::remove_file(app.path().join("pom.xml")).unwrap();
     build(&["--env", "BP_JVM_VERSION=21"]).failure(51, &["BP_JVM_VERSION=21 is not available", "17 (17.0.19)"]);
 
-    std::fs::write(app.path().join("src/main/java/a/Other.java"), "package a; class Other { static public void main(String[] x) {} }")
-        .unwrap();
-    std::fs::write(app.path().join("src/main/java/a/Main.java"), "package a; class Tool { public static void main(String[] x) {} }")
-        .unwrap();
-    let run = build(&[]).failure(51, &["several classes under src/main/java/ have a main method (a.Main, a.Other)", "BP_JAVA_MAIN_CLASS"]);
+    std::fs::rename(app.path().join("src/main/java/a/Main.java"), app.path().join("src/main/java/a/One.java")).unwrap();
+    std::fs::write(app.path().join("src/main/java/a/Two.java"), "package a; class Two { static public void main(String[] x) {} }").unwrap();
+    let run = build(&[]).failure(51, &["several classes under src/main/java/ have a main method (a.One, a.Two)", "BP_JAVA_MAIN_CLASS"]);
     assert!(!run.stderr.contains("fetched"), "nothing is downloaded:\n{run}");
 
     // Detect: nothing Java-like, no kiln/java.

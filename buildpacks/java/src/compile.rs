@@ -20,7 +20,7 @@ const TOOL_JVM_OPTIONS: &[&str] = &["-J-Xmx512m", "-J-XX:+UseSerialGC", "-J-XX:T
 /// file declares `static void main(`.
 pub fn main_class_of(file: &Path, text: &str) -> Option<String> {
     let compact: String = strip_comments(text).split_whitespace().collect::<Vec<_>>().join(" ");
-    if !compact.contains("static void main(") && !compact.contains("static void main (") {
+    if !declares_static_main(&compact) {
         return None;
     }
     let stem = file.file_stem()?.to_str()?;
@@ -32,6 +32,17 @@ pub fn main_class_of(file: &Path, text: &str) -> Option<String> {
     Some(match package {
         Some(package) => format!("{package}.{stem}"),
         None => stem.to_string(),
+    })
+}
+
+/// Whether a `void main(` in `compact` (whitespace collapsed) is declared `static`, with
+/// its modifiers in any order (`public static`, `static public`, `static final`).
+fn declares_static_main(compact: &str) -> bool {
+    let compact = compact.replace("main (", "main(");
+    compact.match_indices("void main(").any(|(at, _)| {
+        let before = &compact[..at];
+        let start = before.rfind([';', '{', '}']).map_or(0, |i| i + 1);
+        before[start..].split_whitespace().any(|word| word == "static")
     })
 }
 
@@ -183,6 +194,8 @@ mod tests {
         assert_eq!(main_class_of(Path::new("com/example/web/Server.java"), text).as_deref(), Some("com.example.web.Server"));
         let default_package = "public class Hello { public static   void\n main (String... a) {} }";
         assert_eq!(main_class_of(Path::new("Hello.java"), default_package).as_deref(), Some("Hello"));
+        assert_eq!(main_class_of(Path::new("B.java"), "class B { static public void main(String[] a) {} }").as_deref(), Some("B"));
+        assert_eq!(main_class_of(Path::new("C.java"), "class C { public void main(String[] a) {} }"), None);
         assert_eq!(main_class_of(Path::new("Tool.java"), "class Tool { // static void main(String[] a)\n }"), None);
         assert_eq!(main_class_of(Path::new("Util.java"), "package a; class Util { static int twice(int x) { return 2 * x; } }"), None);
     }

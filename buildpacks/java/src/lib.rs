@@ -3,7 +3,7 @@
 //!
 //! | layer | types | contents | kept while |
 //! |---|---|---|---|
-//! | `jre` | launch, cache | `openjdk-17-jre-headless` and the libraries it needs beyond the run image ([`runtime`]) | the package set is unchanged |
+//! | `jre` | launch, cache | `openjdk-17-jre-headless` and the libraries it needs beyond the run image ([`runtime`]), a trust store ([`truststore`]) | the package set is unchanged |
 //! | `jdk` | build, cache (never exported) | the same plus `openjdk-17-jdk-headless` (`javac`, `jar`); only for a source tree | the package set is unchanged |
 //! | `jar` | launch, cache | `app.jar`, compiled from a source tree ([`compile`]) | the sources, resources, main class and JDK are unchanged |
 //!
@@ -25,6 +25,7 @@ pub mod compile;
 pub mod detect;
 pub mod manifest;
 pub mod runtime;
+pub mod truststore;
 
 use std::path::Path;
 
@@ -155,6 +156,9 @@ fn runtime_layer(ctx: &BuildContext, jvm: &Jvm, which: RuntimeLayer, archive: &s
     let layer = ctx.layer(name, types)?;
     let files = runtime::install(jvm, &packages, layer.path(), archive, Path::new(SCRATCH))?;
     runtime::write_env(&layer, jvm, scope)?;
+    if which == RuntimeLayer::Jre && truststore::write(&layer.path().join(jvm.java_home), &layer.path().join("cacerts-build"))? {
+        kiln_sdk::log::info(&format!("trust store: lib/security/cacerts from {}", truststore::CA_BUNDLE));
+    }
     kiln_sdk::log::info(&format!("unpacked {files} files into the {name} layer"));
     Ok(layer.with_metadata(metadata))
 }

@@ -25,7 +25,7 @@
 //! symlinks (`lib/jvm.cfg`, `conf/**`, `lib/security/*`); the archive extractor refuses
 //! absolute links, so [`link_config`] makes them relative links into the layer's own
 //! `etc/java-17-openjdk`. `lib/security/cacerts` (made by ca-certificates-java's
-//! postinst) is missing: see the README.
+//! postinst) is left to [`crate::truststore`].
 
 use std::path::Path;
 
