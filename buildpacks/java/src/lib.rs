@@ -100,8 +100,8 @@ fn build_tool_unsupported(file: &str) -> Error {
     let tool = if file == "pom.xml" { "Maven" } else { "Gradle" };
     Error::new(format!(
         "kiln/java: {file} found, but {tool} builds are not supported yet. What works: an executable jar built beforehand \
-         (put it at the top of the app directory, or pass it with --path app.jar), or a plain source tree under \
-         src/main/java or src without dependencies, which kiln/java compiles with javac"
+         (build it with {tool}, then build from a directory holding that jar, or its unzipped contents), or a plain \
+         source tree under src/main/java or src without dependencies and without {file}, which kiln/java compiles with javac"
     ))
 }
 
