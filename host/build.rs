@@ -12,7 +12,7 @@ fn main() {
 
     let wasm_dir = build_guests(&root.join("buildpacks/Cargo.toml"), "wasm32-wasip2", &[], &[]);
     // One entry per bundled buildpack crate (buildpacks/<name>, package kiln-buildpack-<name>).
-    let bundled: &[&str] = &["go", "nodejs", "procfile", "python", "static"];
+    let bundled: &[&str] = &["go", "java", "nodejs", "procfile", "python", "static"];
     for name in bundled {
         let file = wasm_dir.join(format!("kiln_buildpack_{name}.wasm"));
         assert!(file.exists(), "the bundled buildpack {name} was not built at {}", file.display());

@@ -104,12 +104,12 @@ impl Builder {
     pub fn default_builder() -> Builder {
         let entry = |id: &str, optional: bool| GroupEntry { id: BuildpackId::parse(id).expect("bundled ids are valid"), optional };
         Builder {
-            description: "kiln's default builder: Node.js, Python, Go, static sites and Procfile apps on Debian bookworm".into(),
+            description: "kiln's default builder: Node.js, Python, Java, Go, static sites and Procfile apps on Debian bookworm".into(),
             buildpacks: super::source::bundled_buildpacks().iter().map(|(id, _)| id.to_string()).collect(),
             // Each language group takes the app's Procfile too when there is one (its
             // processes are added, a `web` in it replaces the language's default).
             order: Order {
-                groups: ["kiln/nodejs", "kiln/python", "kiln/go", "kiln/static"]
+                groups: ["kiln/nodejs", "kiln/python", "kiln/java", "kiln/go", "kiln/static"]
                     .into_iter()
                     .map(|language| Group { entries: vec![entry(language, false), entry("kiln/procfile", true)] })
                     .chain([Group { entries: vec![entry("kiln/procfile", false)] }])

@@ -8,6 +8,7 @@ pub fn bundled_buildpacks() -> &'static [(&'static str, &'static [u8])] {
         ("kiln/nodejs", include_bytes!(env!("KILN_BUNDLED_NODEJS"))),
         ("kiln/go", include_bytes!(env!("KILN_BUNDLED_GO"))),
         ("kiln/python", include_bytes!(env!("KILN_BUNDLED_PYTHON"))),
+        ("kiln/java", include_bytes!(env!("KILN_BUNDLED_JAVA"))),
         ("kiln/static", include_bytes!(env!("KILN_BUNDLED_STATIC"))),
         ("kiln/procfile", include_bytes!(env!("KILN_BUNDLED_PROCFILE"))),
     ]
