@@ -69,6 +69,8 @@ pub struct ExecDefaults {
     pub deny: Vec<String>,
     /// The jail's root filesystem (like `--build-rootfs`), relative to this file.
     pub build_rootfs: Option<PathBuf>,
+    /// The image native steps run on (like `--build-image`).
+    pub build_image: Option<String>,
 }
 
 /// The `[build]` table.

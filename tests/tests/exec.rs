@@ -250,3 +250,39 @@ fn a_buildpack_built_for_contract_0_1_still_loads_and_runs() {
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(std::fs::metadata(&tool).unwrap().permissions().mode() & 0o777, 0o755, "set-executable of 0.1 works");
 }
+
+#[test]
+fn a_build_image_from_the_builder_or_the_flag_is_the_jails_root() {
+    // A build image that differs from the run image by one file the step reads.
+    let app = App::new(
+        r#"
+[[step]]
+program = "/bin/cat"
+args = ["/etc/made-for"]
+capture = true
+"#,
+    );
+    let rootfs = app.home.path().join("rootfs-build");
+    kiln_tests::busybox_rootfs(&rootfs);
+    std::fs::write(rootfs.join("etc/made-for"), "the build image\n").unwrap();
+    app.home.run(&["base", "from-dir", rootfs.to_str().unwrap(), "--tag", "build-base"]).success();
+
+    // Without one, the run image is the root: it has no such file.
+    let plain = app.build(&[]).failure(51, &["step 0: exit code 1"]);
+    assert!(!plain.stderr.contains("the build image"), "{plain}");
+
+    let flagged = app.build(&["--build-image", "build-base"]).success();
+    assert!(flagged.stderr.contains(r#"stdout="the build image\n""#), "{flagged}");
+
+    let builder = app.home.path().join("builder.toml");
+    std::fs::write(
+        &builder,
+        format!("[[buildpacks]]\nuri = {EXEC_STEPS:?}\n[[order]]\n[[order.group]]\nid = \"fixture/exec-steps\"\n[build]\nimage = \"build-base\"\n"),
+    )
+    .unwrap();
+    let args = ["build", "app", "--path", app.path().to_str().unwrap(), "--run-image", "run-base", "--builder", builder.to_str().unwrap()];
+    let built = app.home.run(&args).success();
+    assert!(built.stderr.contains(r#"stdout="the build image\n""#), "{built}");
+
+    app.build(&["--build-image", "nope"]).failure(3, &["--build-image", "nope", "not in the local store"]);
+}

@@ -27,6 +27,8 @@ pub struct Builder {
     pub order: Order,
     /// The default run image reference, if any.
     pub run_image: Option<String>,
+    /// The image native steps run on (`[build] image`); `None`: the run image.
+    pub build_image: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -40,6 +42,8 @@ struct File {
     order: Vec<OrderEntry>,
     #[serde(default)]
     run: Option<Run>,
+    #[serde(default)]
+    build: Option<BuildImage>,
     #[serde(default)]
     stack: Option<Stack>,
     #[serde(flatten)]
@@ -73,6 +77,15 @@ struct GroupItem {
     optional: bool,
 }
 
+/// `[build]`: the image native steps run on (pack's build image).
+#[derive(Deserialize)]
+struct BuildImage {
+    #[serde(default)]
+    image: Option<String>,
+    #[serde(flatten)]
+    _ignored: toml::Table,
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Run {
@@ -93,6 +106,8 @@ struct RunImage {
 struct Stack {
     #[serde(default)]
     run_image: Option<String>,
+    #[serde(default)]
+    build_image: Option<String>,
     #[serde(flatten)]
     _ignored: toml::Table,
 }
@@ -116,6 +131,9 @@ impl Builder {
                     .collect(),
             },
             run_image: Some(DEFAULT_RUN_IMAGE.to_string()),
+            // Native steps run on the run image itself: what they build links against
+            // exactly what the image has. Toolchains come as layers.
+            build_image: None,
         }
     }
 
@@ -173,8 +191,9 @@ impl Builder {
                     i.image
                 })
             })
-            .or(file.stack.and_then(|s| s.run_image));
-        Ok(Builder { description: file.description, buildpacks, order: Order { groups }, run_image })
+            .or(file.stack.as_ref().and_then(|s| s.run_image.clone()));
+        let build_image = file.build.and_then(|b| b.image).or(file.stack.as_ref().and_then(|s| s.build_image.clone()));
+        Ok(Builder { description: file.description, buildpacks, order: Order { groups }, run_image, build_image })
     }
 }
 

@@ -43,10 +43,15 @@ pub struct FetchArgs {
     /// Refuse every native step (`exec`) of every buildpack (also implied by --policy strict).
     #[arg(long)]
     pub deny_exec: bool,
-    /// The root filesystem native steps run on [default: the run image, unpacked once,
-    /// or `[exec] build-rootfs` in kiln's config].
-    #[arg(long, value_name = "DIR")]
+    /// The root filesystem native steps run on, as a directory [default: `[exec]
+    /// build-rootfs` in kiln's config, else the build image, else the run image].
+    #[arg(long, value_name = "DIR", conflicts_with = "build_image")]
     pub build_rootfs: Option<std::path::PathBuf>,
+    /// The image native steps run on (NAME[:TAG] in the local store, oci:DIR, or a registry
+    /// reference), unpacked once per digest [default: `[exec] build-image` in kiln's config,
+    /// else the builder's `[build] image`, else the run image].
+    #[arg(long, value_name = "IMAGE")]
+    pub build_image: Option<String>,
 }
 
 impl FetchArgs {
@@ -57,6 +62,10 @@ impl FetchArgs {
 
     /// The native-step flags as the platform takes them.
     pub fn exec(&self) -> ExecFlags {
-        ExecFlags { deny: self.deny_exec || self.policy == "strict", build_rootfs: self.build_rootfs.clone() }
+        ExecFlags {
+            deny: self.deny_exec || self.policy == "strict",
+            build_rootfs: self.build_rootfs.clone(),
+            build_image: self.build_image.clone(),
+        }
     }
 }

@@ -5,8 +5,9 @@
 //! The build rootfs (the jail's `/`) is, by default, the build's run image unpacked (the
 //! same Debian packages the app will run on, so a native addon built against it links
 //! against the libraries the image has), cached under `<kiln cache>/build-rootfs/<digest>`
-//! and made only when a buildpack first calls `exec`. `--build-rootfs DIR` names a
-//! directory instead. Toolchains themselves (node, a JDK, Go) are layers the buildpacks
+//! and made only when a buildpack first calls `exec`. A build image (`--build-image`,
+//! `[exec] build-image`, a builder's `[build] image`) is unpacked the same way instead, and
+//! `--build-rootfs DIR` names a directory. Toolchains themselves (node, a JDK, Go) are layers the buildpacks
 //! fetch; the rootfs holds what they need at run time (libc, a shell, CA certificates).
 
 use std::path::{Path, PathBuf};
@@ -23,6 +24,9 @@ pub enum BuildRootfsSetting {
     RunImage,
     /// A directory on this machine.
     Dir(PathBuf),
+    /// An image in the build's store (pulled there first when it is a registry reference),
+    /// unpacked once per digest like the run image.
+    Image(crate::image::ImageRef),
 }
 
 /// The platform's settings for native steps.
@@ -36,12 +40,14 @@ pub struct ExecSettings {
     pub helper: Option<PathBuf>,
     /// kiln's cache root: run images are unpacked under `build-rootfs/` there.
     pub cache_root: PathBuf,
+    /// The image store a [`BuildRootfsSetting::Image`] is read from.
+    pub store_dir: PathBuf,
 }
 
 impl ExecSettings {
     /// Native steps allowed to every buildpack, on the run image, caching under `cache_root`.
-    pub fn new(cache_root: PathBuf) -> Self {
-        ExecSettings { policy: ExecPolicy::default(), build_rootfs: BuildRootfsSetting::RunImage, helper: None, cache_root }
+    pub fn new(cache_root: PathBuf, store_dir: PathBuf) -> Self {
+        ExecSettings { policy: ExecPolicy::default(), build_rootfs: BuildRootfsSetting::RunImage, helper: None, cache_root, store_dir }
     }
 }
 
@@ -88,6 +94,14 @@ pub fn exec_grant(
                 } else {
                     Err(format!("--build-rootfs {} is not a root filesystem (no bin/ or usr/)", dir.display()))
                 }
+            })
+        }
+        BuildRootfsSetting::Image(reference) => {
+            let (reference, store_dir, cache_root) = (reference.clone(), settings.store_dir.clone(), settings.cache_root.clone());
+            BuildRootfs::lazy(move || {
+                let (store, tag) = crate::image::open_ref(&reference, &store_dir).map_err(|e| format!("build image {reference}: {e}"))?;
+                let image = store.read_image(&tag).map_err(|e| format!("build image {reference}: {e}"))?;
+                unpack_run_image(&store, &image, &cache_root)
             })
         }
         BuildRootfsSetting::RunImage => {

@@ -72,8 +72,10 @@ pub struct BuildOptions {
 pub struct ExecFlags {
     /// Refuse every native step (`--deny-exec`, `--policy strict`).
     pub deny: bool,
-    /// `--build-rootfs` (default: kiln's config, else the run image).
+    /// `--build-rootfs` (default: kiln's config, else the build image).
     pub build_rootfs: Option<PathBuf>,
+    /// `--build-image` (default: kiln's config, else the builder's, else the run image).
+    pub build_image: Option<String>,
 }
 
 /// The `--limit-*` flags as given (`None`: kiln's config, else the default): the same
@@ -139,7 +141,7 @@ pub fn build(options: &BuildOptions, dirs: &Dirs, progress: &Progress, reporter:
         file_filter,
         limits: limits(&options.limits, &config.limits)?,
         fetch: settings::resolve(&config.fetch, &options.fetch, &dirs.cache).map_err(|e| PlatformError::invalid("fetch settings", e))?,
-        exec: exec_settings(&options.exec, &config.exec, &dirs.cache)?,
+        exec: exec_settings(&options.exec, &config.exec, builder.build_image.as_deref(), dirs, &store, &registries)?,
         store_dir: dirs.store.clone(),
         work_dir: dirs.work.clone(),
         cache_dir: options.cache_dir.clone().unwrap_or_else(|| Cache::default_dir(&dirs.cache, &options.image)),
@@ -229,15 +231,36 @@ pub fn limits(flags: &LimitFlags, config: &LimitDefaults) -> Result<Limits, Plat
     })
 }
 
-/// The native-step settings: the flags, else kiln's config (`[exec]`), else the defaults.
-pub fn exec_settings(flags: &ExecFlags, config: &ExecDefaults, cache_root: &Path) -> Result<ExecSettings, PlatformError> {
-    let mut settings = ExecSettings::new(cache_root.to_path_buf());
+/// The native-step settings: the flags, else kiln's config (`[exec]`), else the builder's
+/// build image, else the defaults (the run image). A build image is made local (pulled into
+/// `store` when it is a registry reference) here, so a missing one fails before the build.
+pub fn exec_settings(
+    flags: &ExecFlags,
+    config: &ExecDefaults,
+    builder_build_image: Option<&str>,
+    dirs: &Dirs,
+    store: &ImageStore,
+    registries: &Registries,
+) -> Result<ExecSettings, PlatformError> {
+    let mut settings = ExecSettings::new(dirs.cache.clone(), dirs.store.clone());
     settings.policy = ExecPolicy { deny_all: flags.deny || config.deny_all, deny: config.deny.clone() };
-    if let Some(dir) = flags.build_rootfs.as_ref().or(config.build_rootfs.as_ref()) {
+    let rootfs_dir = flags.build_rootfs.as_ref().or(if flags.build_image.is_some() { None } else { config.build_rootfs.as_ref() });
+    if let Some(dir) = rootfs_dir {
         if !dir.is_dir() {
             return Err(PlatformError::invalid("--build-rootfs", format!("{}: not a directory", dir.display())));
         }
         settings.build_rootfs = BuildRootfsSetting::Dir(dir.clone());
+    } else if let Some(image) = flags.build_image.as_deref().or(config.build_image.as_deref()).or(builder_build_image) {
+        let reference = ImageRef::parse(image).map_err(|e| PlatformError::invalid("--build-image", e))?;
+        ensure_local(&reference, store, registries)?;
+        let (image_store, tag) = crate::image::open_ref(&reference, &dirs.store)?;
+        if image_store.resolve(&tag)?.is_none() {
+            return Err(PlatformError::invalid(
+                "--build-image",
+                format!("{reference} is not in the local store: build it with `kiln base` or pull it"),
+            ));
+        }
+        settings.build_rootfs = BuildRootfsSetting::Image(reference);
     }
     Ok(settings)
 }
