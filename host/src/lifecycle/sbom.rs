@@ -82,19 +82,12 @@ pub fn assemble(
             .collect();
         let recreated: BTreeSet<&str> = names.difference(&kept).copied().collect();
         let fallback = if recreated.is_empty() { &names } else { &recreated };
-        let launch: BTreeSet<&str> = output.layers.iter().filter(|l| l.types.launch).map(|l| l.name.as_str()).collect();
         for (record, layer) in records.iter().zip(&direct) {
-            let layers: BTreeSet<String> = match layer {
+            let layers = match layer {
                 Some(layer) => BTreeSet::from([layer.to_string()]),
                 None => fallback.iter().map(|l| l.to_string()).collect(),
             };
-            let mut value = fetch_component(record);
-            // What only build or cache layers hold (a build tool, dev dependencies) is not in
-            // the image: CycloneDX's scope "excluded" says so and keeps the provenance.
-            if !layers.is_empty() && layers.iter().all(|l| !launch.contains(l.as_str())) {
-                value["scope"] = "excluded".into();
-            }
-            components.push(SbomComponent { buildpack: id.into(), layers, value });
+            components.push(SbomComponent { buildpack: id.into(), layers, value: fetch_component(record) });
         }
 
         let mut budget = MAX_BUILDPACK_SBOM_TOTAL;
@@ -360,22 +353,6 @@ mod tests {
         let dropped = assemble(&[output(root.path(), &[("jdk", "22")])], &analysis, &[], root.path()).unwrap();
         assert_eq!(layer_props(&document(&dropped.components).unwrap()), [("jdk-22.tgz".to_string(), vec!["org/java/jdk".to_string()])]);
         assert!(assemble(&[output(root.path(), &[])], &analysis, &[], root.path()).unwrap().components.is_empty());
-    }
-
-    #[test]
-    fn what_only_build_or_cache_layers_hold_is_marked_excluded() {
-        let root = tempfile::tempdir().unwrap();
-        let dir = root.path().join("org_java");
-        let mut outputs = [output(root.path(), &[("jre", "17"), ("jdk", "17")])];
-        outputs[0].layers[1].types = LayerTypes { launch: false, build: true, cache: true };
-        let fetched = [
-            record("https://x.example/jre.deb", Some(dir.join("jre/jre.deb"))),
-            record("https://x.example/jdk.deb", Some(dir.join("jdk/jdk.deb"))),
-            record("https://x.example/both.tgz", None),
-        ];
-        let sbom = assemble(&outputs, &Analysis::default(), &fetched, root.path()).unwrap();
-        let scopes: Vec<Option<&str>> = sbom.components.iter().map(|c| c.value["scope"].as_str()).collect();
-        assert_eq!(scopes, [None, Some("excluded"), None], "only the jdk layer's fetch is build-only");
     }
 
     #[test]
