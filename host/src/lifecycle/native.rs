@@ -119,7 +119,9 @@ pub fn exec_grant(
             records.lock().unwrap_or_else(|e| e.into_inner()).push(record.clone());
         })
     };
-    let helper = settings.helper.clone().or_else(|| std::env::current_exe().ok()).unwrap_or_else(|| PathBuf::from("/proc/self/exe"));
+    // /proc/self/exe, not the binary's path: it still runs this very kiln when the file was
+    // replaced or removed during the build (an upgrade, a rebuild).
+    let helper = settings.helper.clone().unwrap_or_else(|| PathBuf::from("/proc/self/exe"));
     let grant =
         ExecGrant { helper, rootfs: Arc::new(rootfs), control_dir: work_dir.to_path_buf(), policy: settings.policy.clone(), observer };
     (Arc::new(grant), records)

@@ -140,7 +140,8 @@ pub fn run(options: &RunOptions, dirs: &Dirs, progress: &Progress) -> Result<Exi
         signal_hook::flag::register(signal, interrupted.clone())
             .map_err(|source| PlatformError::Process { action: format!("handle signal {signal}"), source })?;
     }
-    let helper = std::env::current_exe().map_err(|source| PlatformError::Process { action: "find the kiln binary".into(), source })?;
+    // /proc/self/exe still runs this kiln when its file was replaced meanwhile.
+    let helper = PathBuf::from("/proc/self/exe");
     let control = rootfs.parent().map(Path::to_path_buf).unwrap_or_else(|| dirs.work.clone());
     crate::jail::run_attached(&helper, spec, &control, &interrupted, STOP_GRACE).map_err(|e| match e {
         JailError::NotStarted(why) => PlatformError::CannotRun(format!("{reference}: cannot start {why}")),
