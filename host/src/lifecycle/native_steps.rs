@@ -3,11 +3,13 @@
 //!
 //! Only what the same inputs reproduce goes in (buildpack, program, arguments, how it
 //! ended), never durations or memory. A rebuild that keeps a layer does not rerun the steps
-//! that made it, so steps are tied to layers the way SBOM components are: a step belongs to
-//! the layers its buildpack recreated in that build (all its layers when it recreated none),
-//! and a layer kept with the same metadata carries its steps over from the previous image.
-//! An unchanged rebuild therefore records the same steps, and the image keeps its digest.
-//! Identical steps are listed once. The label is bounded ([`MAX_LABEL_BYTES`]): steps past
+//! that made it, so a buildpack that keeps at least one of its layers (same metadata)
+//! carries its steps over from the previous image, and adds the ones it ran; one that
+//! recreated every layer records only what it ran. Identical steps are listed once. An
+//! unchanged rebuild, or one after a change and back, therefore records the same steps and
+//! keeps its digest. The cost of that rule: a step whose layer was recreated without it
+//! stays listed while the buildpack keeps another layer (the record errs on the side of
+//! listing a step too many, never one too few). The label is bounded ([`MAX_LABEL_BYTES`]): steps past
 //! the budget are counted in `omitted`, and a long argument is cut (its full length is
 //! kept). An image no native step went into has no label.
 
@@ -59,16 +61,6 @@ pub struct NativeStep {
     /// Why it did not run or finish, when so.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    /// The buildpack's layers it went into (see the module doc).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub layers: Vec<String>,
-}
-
-impl NativeStep {
-    /// Whether two records are the same step (their layers aside).
-    fn same_step(&self, other: &NativeStep) -> bool {
-        NativeStep { layers: Vec::new(), ..self.clone() } == NativeStep { layers: Vec::new(), ..other.clone() }
-    }
 }
 
 impl LabelValue for NativeSteps {
@@ -99,19 +91,9 @@ impl NativeSteps {
         for output in outputs {
             let id = output.id.as_str();
             let previous = analysis.for_buildpack(id);
-            let kept: BTreeSet<&str> = output
-                .layers
-                .iter()
-                .filter(|l| previous.and_then(|p| p.get(l.name.as_str())).is_some_and(|p| p.metadata == l.metadata))
-                .map(|l| l.name.as_str())
-                .collect();
-            let names: BTreeSet<&str> = output.layers.iter().map(|l| l.name.as_str()).collect();
-            let recreated: Vec<String> = names.difference(&kept).map(|n| n.to_string()).collect();
-            let attributed = if recreated.is_empty() { names.iter().map(|n| n.to_string()).collect() } else { recreated };
-            let carried = analysis.native_steps.iter().filter(|s| s.buildpack == id).filter_map(|step| {
-                let layers: Vec<String> = step.layers.iter().filter(|l| kept.contains(l.as_str())).cloned().collect();
-                (!layers.is_empty()).then(|| NativeStep { layers, ..step.clone() })
-            });
+            let keeps_a_layer =
+                output.layers.iter().any(|l| previous.and_then(|p| p.get(l.name.as_str())).is_some_and(|p| p.metadata == l.metadata));
+            let carried = analysis.native_steps.iter().filter(|s| keeps_a_layer && s.buildpack == id).cloned();
             let ran = records.iter().filter(|r| r.buildpack == id).map(|record| NativeStep {
                 buildpack: record.buildpack.clone(),
                 program: bounded(&record.program),
@@ -119,16 +101,10 @@ impl NativeSteps {
                 exit_code: record.exit_code,
                 signal: record.signal,
                 error: record.error.as_deref().map(bounded),
-                layers: attributed.clone(),
             });
             for step in carried.chain(ran) {
-                match steps.iter_mut().find(|s| s.same_step(&step)) {
-                    Some(same) => {
-                        same.layers.extend(step.layers);
-                        same.layers.sort();
-                        same.layers.dedup();
-                    }
-                    None => steps.push(step),
+                if !steps.contains(&step) {
+                    steps.push(step);
                 }
             }
         }
@@ -233,18 +209,14 @@ mod tests {
         let install = record("/bin/sh", &["-c", "node install.js"]);
         let build = record("/bin/sh", &["-c", "esbuild"]);
         let cold = NativeSteps::assemble(std::slice::from_ref(&built), &Analysis::default(), &[install.clone(), build.clone()]).unwrap();
-        assert_eq!(cold.steps[0].layers, ["modules", "node"]);
+        assert_eq!(cold.steps.len(), 2);
 
         // Nothing changed: no step runs, every layer is kept: the same label.
         let warm = NativeSteps::assemble(std::slice::from_ref(&built), &after(&cold, &built), &[]).unwrap();
         assert_eq!(warm, cold);
-        // A source change: the build script runs again, the install steps are carried.
+        // A source change: the build script runs again, the install step is carried.
         let edited = NativeSteps::assemble(std::slice::from_ref(&built), &after(&cold, &built), std::slice::from_ref(&build)).unwrap();
         assert_eq!(edited, cold);
-        // A new node version recreates `node`: its steps must run again or be gone.
-        let newer = output(&[("modules", "lock-1"), ("node", "25")]);
-        let upgraded = NativeSteps::assemble(std::slice::from_ref(&newer), &after(&cold, &built), &[]).unwrap();
-        assert!(upgraded.steps.iter().all(|s| s.layers == ["modules"]), "{upgraded:?}");
         // Every layer recreated, no step ran: nothing to record.
         let other = output(&[("modules", "lock-2"), ("node", "25")]);
         assert_eq!(NativeSteps::assemble(&[other], &after(&cold, &built), &[]), None);
