@@ -13,8 +13,6 @@
 //! the budget are counted in `omitted`, and a long argument is cut (its full length is
 //! kept). An image no native step went into has no label.
 
-use std::collections::BTreeSet;
-
 use serde::{Deserialize, Serialize};
 
 use super::analyze::Analysis;
